@@ -1,0 +1,1 @@
+"""Pure-numpy analysis of an activation cache. Imports neither torch nor textual."""

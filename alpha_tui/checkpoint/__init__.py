@@ -1,0 +1,1 @@
+"""Loading users' checkpoints safely and recovering the model configuration."""

@@ -1,0 +1,1 @@
+"""Structures, graphs, text embeddings and the dataset reader, with their disk caches."""

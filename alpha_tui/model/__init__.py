@@ -1,0 +1,1 @@
+"""The reference network of the model family and its graph backends."""

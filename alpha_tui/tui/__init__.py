@@ -1,0 +1,1 @@
+"""The Textual explorer. Imports no torch: capture runs behind a loader callable."""
