@@ -1,0 +1,349 @@
+"""Ways to turn the full gate [A, H] into one alpha per atom.
+
+The users' scripts stored ``gate.mean(dim=1)``: averaging H roughly independent
+sigmoid outputs shrinks the spread by about sqrt(H) (central limit theorem), so every
+atom looked the same. Offering several reductions side by side lets a user see
+whether a narrow alpha distribution is the model or the averaging.
+
+Everything here is pure numpy and works on row chunks so that a [100k, 256] gate is
+never copied whole into float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alpha_tui.errors import UserError
+
+#: Rows per float64 work chunk: 8192 x 256 x 8 B = 16 MB, small next to the gates.
+CHUNK_ROWS = 8192
+
+SIMPLE_KINDS: tuple[str, ...] = (
+    "mean",
+    "max",
+    "min",
+    "median",
+    "std",
+    "open-fraction",
+    "pc1",
+    "injection",
+)
+PARAMETRISED: tuple[str, ...] = ("dim", "quantile", "topk-mean", "weighted")
+KINDS: tuple[str, ...] = SIMPLE_KINDS + PARAMETRISED
+
+DEFAULT_CYCLE: tuple[str, ...] = (
+    "mean",
+    "max",
+    "min",
+    "median",
+    "std",
+    "dim:0",
+    "quantile:0.9",
+    "open-fraction",
+    "topk-mean:16",
+    "pc1",
+    "injection",
+)
+
+#: Reductions whose values always lie in [0, 1] because they are built from gate
+#: entries (sigmoid outputs) or shares of them; histograms use the fixed (0, 1) range.
+UNIT_INTERVAL_KINDS: frozenset[str] = frozenset(
+    {"mean", "max", "min", "median", "dim", "quantile", "open-fraction", "topk-mean"}
+)
+
+_ALIASES = {
+    "avg": "mean",
+    "average": "mean",
+    "open_fraction": "open-fraction",
+    "openfraction": "open-fraction",
+    "open": "open-fraction",
+    "topk_mean": "topk-mean",
+    "topk": "topk-mean",
+    "top-k-mean": "topk-mean",
+    "q": "quantile",
+    "percentile": "quantile",
+    "dimension": "dim",
+    "pca": "pc1",
+    "weights": "weighted",
+}
+
+_USAGE = (
+    "mean, max, min, median, std, dim:K, quantile:Q, open-fraction, topk-mean:K, pc1, "
+    "injection, weighted:FILE"
+)
+
+
+@dataclass(frozen=True)
+class ReductionSpec:
+    """A parsed reduction; ``name`` is canonical so it can key a memo."""
+
+    kind: str
+    param: float | int | str | None = None
+
+    @property
+    def name(self) -> str:
+        if self.param is None:
+            return self.kind
+        if self.kind == "quantile":
+            return f"quantile:{float(self.param):g}"
+        return f"{self.kind}:{self.param}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def parse_reduction(text: str | ReductionSpec) -> ReductionSpec:
+    """Parse "kind" or "kind:param"; bad input is a one-line UserError."""
+    if isinstance(text, ReductionSpec):
+        return text
+    raw = str(text).strip()
+    if not raw:
+        raise UserError(f"empty reduction: choose one of {_USAGE}")
+    head, sep, tail = raw.partition(":")
+    kind = head.strip().lower()
+    kind = _ALIASES.get(kind, kind)
+    param_text = tail.strip() if sep else None
+    if kind not in KINDS:
+        raise UserError(f"unknown reduction '{raw}': choose one of {_USAGE}")
+    if kind in SIMPLE_KINDS:
+        if param_text:
+            raise UserError(f"reduction '{kind}' takes no parameter (got '{raw}'); use '{kind}'")
+        return ReductionSpec(kind)
+    if not param_text:
+        example = {
+            "dim": "dim:0",
+            "quantile": "quantile:0.9",
+            "topk-mean": "topk-mean:16",
+            "weighted": "weighted:weights.npy",
+        }
+        raise UserError(f"reduction '{kind}' needs a parameter, e.g. '{example[kind]}'")
+    if kind == "weighted":
+        return ReductionSpec(kind, param_text)
+    if kind == "quantile":
+        try:
+            q = float(param_text)
+        except ValueError:
+            raise UserError(
+                f"quantile needs a number in [0, 1], got '{param_text}'; e.g. 'quantile:0.9'"
+            ) from None
+        if not (0.0 <= q <= 1.0):
+            raise UserError(
+                f"quantile must be in [0, 1], got {param_text}; "
+                "e.g. 'quantile:0.9' for the 90th percentile"
+            )
+        return ReductionSpec(kind, q)
+    try:
+        k = int(param_text)
+    except ValueError:
+        raise UserError(
+            f"reduction '{kind}' needs an integer, got '{param_text}'; e.g. '{kind}:4'"
+        ) from None
+    if kind == "dim" and k < 0:
+        raise UserError(f"dim index must be >= 0, got {k}; e.g. 'dim:0'")
+    if kind == "topk-mean" and k < 1:
+        raise UserError(f"topk-mean needs K >= 1, got {k}; e.g. 'topk-mean:16'")
+    return ReductionSpec(kind, k)
+
+
+def in_unit_interval(spec: str | ReductionSpec) -> bool:
+    """True when the reduction's values always lie in [0, 1] (fixed histogram range)."""
+    return parse_reduction(spec).kind in UNIT_INTERVAL_KINDS
+
+
+def describe(spec: str | ReductionSpec) -> str:
+    """One line for the UI/help: what the reduction shows and why one would pick it."""
+    s = parse_reduction(spec)
+    p = s.param
+    if s.kind == "dim":
+        return f"gate dim {p} alone: one channel, no averaging"
+    if s.kind == "quantile":
+        return f"{float(p):g} quantile of the gate dims per atom (linear interpolation)"
+    if s.kind == "topk-mean":
+        return f"mean of the {p} largest gate dims per atom: the open channels only"
+    if s.kind == "weighted":
+        return f"sum(gate * w) with the weight vector from {p} (used as is, not normalised)"
+    return _SIMPLE_TEXT[s.kind]
+
+
+_SIMPLE_TEXT = {
+    "mean": "mean over the H gate dims (what the users' scripts stored); "
+    "averaging shrinks the spread ~sqrt(H)",
+    "max": "largest gate dim per atom: how far the most open channel lets text in",
+    "min": "smallest gate dim per atom: how closed the most closed channel is",
+    "median": "median gate dim per atom: a typical channel, robust to a few extreme dims",
+    "std": "spread of the gate across dims per atom: how selective the gate is",
+    "open-fraction": "share of gate dims above 0.5: how many channels lean open",
+    "pc1": "score on the first principal component of the centered gates, signed to "
+    "rise with the mean: the main direction atoms differ in",
+    "injection": "||alpha * text|| / ||x||: size of the injected text relative to "
+    "the node features it is added to",
+}
+
+
+# ---------------------------------------------------------------------------- helpers
+def iter_chunks(n_rows: int, chunk: int | None = None) -> Iterator[slice]:
+    """Row slices keep float64 work arrays small; CHUNK_ROWS is read per call so tests can
+    shrink it and exercise the chunk seams."""
+    step = chunk or CHUNK_ROWS
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
+
+
+def _rowwise(gates: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    out = np.empty(gates.shape[0], dtype=np.float64)
+    for sl in iter_chunks(gates.shape[0]):
+        out[sl] = fn(np.asarray(gates[sl], dtype=np.float64))
+    return out
+
+
+def load_weights(path: str | Path) -> np.ndarray:
+    """Read a weight vector from .npy, .txt or .csv; UserError if it cannot be used."""
+    p = Path(str(path)).expanduser()
+    hint = "give a .npy, .txt or .csv file holding one number per gate dim"
+    if not p.is_file():
+        raise UserError(f"weights file '{path}' not found; {hint}")
+    try:
+        if p.suffix.lower() == ".npy":
+            w = np.load(p, allow_pickle=False)
+        elif p.suffix.lower() == ".csv":
+            w = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=1)
+        else:
+            w = np.loadtxt(p, dtype=np.float64, ndmin=1)
+        w = np.asarray(w, dtype=np.float64)
+    except (OSError, ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"cannot read weights file '{path}' ({reason}); {hint}") from None
+    if w.ndim > 1 and sum(d > 1 for d in w.shape) > 1:
+        raise UserError(f"weights file '{path}' holds a {w.shape} array, not a vector; {hint}")
+    w = w.reshape(-1)
+    if not np.all(np.isfinite(w)):
+        raise UserError(f"weights file '{path}' contains NaN or inf; {hint}")
+    return w
+
+
+def _pc1(gates: np.ndarray) -> np.ndarray:
+    """First-PC scores via the H x H covariance (cheap for any A, deterministic sign)."""
+    n, h = gates.shape
+    if n < 2:
+        return np.zeros(n, dtype=np.float64)
+    mu = np.zeros(h, dtype=np.float64)
+    for sl in iter_chunks(n):
+        mu += np.asarray(gates[sl], dtype=np.float64).sum(axis=0)
+    mu /= n
+    cov = np.zeros((h, h), dtype=np.float64)
+    for sl in iter_chunks(n):
+        c = np.asarray(gates[sl], dtype=np.float64) - mu
+        cov += c.T @ c
+    cov /= n
+    evals, evecs = np.linalg.eigh(cov)
+    v = evecs[:, -1]
+    if evals[-1] <= 0:
+        return np.zeros(n, dtype=np.float64)
+    # cov(score, mean reduction) = lambda * sum(v) / H, so the sign of sum(v) decides
+    # the correlation with the mean; fall back to the largest component when ~0.
+    total = v.sum()
+    if abs(total) > 1e-9:
+        sign = np.sign(total)
+    else:
+        sign = np.sign(v[np.argmax(np.abs(v))])
+    v = v * sign
+    out = np.empty(n, dtype=np.float64)
+    for sl in iter_chunks(n):
+        out[sl] = (np.asarray(gates[sl], dtype=np.float64) - mu) @ v
+    return out
+
+
+def _injection(
+    gates: np.ndarray,
+    text_per_atom: np.ndarray | None,
+    node_norm: np.ndarray | None,
+    text_per_crystal: np.ndarray | None,
+    atom_crystal: np.ndarray | None,
+) -> np.ndarray:
+    if node_norm is None or (
+        text_per_atom is None and (text_per_crystal is None or atom_crystal is None)
+    ):
+        raise ValueError(
+            "injection needs node_norm and text_per_atom (or text_per_crystal + atom_crystal)"
+        )
+    n = gates.shape[0]
+    norms = np.asarray(node_norm, dtype=np.float64).reshape(-1)
+    if norms.shape[0] != n:
+        raise ValueError(f"node_norm has {norms.shape[0]} entries for {n} atoms")
+    num = np.empty(n, dtype=np.float64)
+    for sl in iter_chunks(n):
+        g = np.asarray(gates[sl], dtype=np.float64)
+        if text_per_atom is not None:
+            t = np.asarray(text_per_atom[sl], dtype=np.float64)
+        else:
+            t = np.asarray(text_per_crystal, dtype=np.float64)[np.asarray(atom_crystal)[sl]]
+        num[sl] = np.sqrt(np.einsum("ij,ij->i", g * t, g * t))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / norms
+    # ||x|| == 0 (or non-finite) gives no meaningful ratio: NaN, counted by the statistics.
+    out[~np.isfinite(out) | (norms == 0)] = np.nan
+    return out
+
+
+def reduce_gates(
+    spec: str | ReductionSpec,
+    gates: np.ndarray,
+    *,
+    text_per_atom: np.ndarray | None = None,
+    node_norm: np.ndarray | None = None,
+    text_per_crystal: np.ndarray | None = None,
+    atom_crystal: np.ndarray | None = None,
+) -> np.ndarray:
+    """Reduce the gate [A, H] to one float64 value per atom.
+
+    ``injection`` needs ``node_norm`` and the text either per atom or per crystal with
+    ``atom_crystal`` (the latter avoids materialising an [A, H] broadcast).
+    """
+    s = parse_reduction(spec)
+    g = np.asarray(gates)
+    if g.ndim != 2:
+        raise ValueError(f"gates must be [A, H], got shape {g.shape}")
+    h = g.shape[1]
+    kind, p = s.kind, s.param
+    if kind == "mean":
+        return _rowwise(g, lambda x: x.mean(axis=1))
+    if kind == "max":
+        return _rowwise(g, lambda x: x.max(axis=1))
+    if kind == "min":
+        return _rowwise(g, lambda x: x.min(axis=1))
+    if kind == "median":
+        return _rowwise(g, lambda x: np.median(x, axis=1))
+    if kind == "std":
+        return _rowwise(g, lambda x: x.std(axis=1))
+    if kind == "open-fraction":
+        return _rowwise(g, lambda x: (x > 0.5).mean(axis=1))
+    if kind == "dim":
+        k = int(p)  # type: ignore[arg-type]
+        if not 0 <= k < h:
+            raise UserError(f"dim:{k} is out of range: the gate has {h} dims (use 0..{h - 1})")
+        return np.asarray(g[:, k], dtype=np.float64)
+    if kind == "quantile":
+        q = float(p)  # type: ignore[arg-type]
+        return _rowwise(g, lambda x: np.quantile(x, q, axis=1, method="linear"))
+    if kind == "topk-mean":
+        k = int(p)  # type: ignore[arg-type]
+        if not 1 <= k <= h:
+            raise UserError(f"topk-mean:{k} is out of range: the gate has {h} dims (use 1..{h})")
+        return _rowwise(g, lambda x: np.partition(x, h - k, axis=1)[:, h - k :].mean(axis=1))
+    if kind == "pc1":
+        return _pc1(g)
+    if kind == "weighted":
+        w = load_weights(str(p))
+        if w.shape[0] != h:
+            raise UserError(
+                f"weights file '{p}' has {w.shape[0]} values but the gate has {h} dims; "
+                f"give exactly {h} weights"
+            )
+        return _rowwise(g, lambda x: x @ w)
+    if kind == "injection":
+        return _injection(g, text_per_atom, node_norm, text_per_crystal, atom_crystal)
+    raise AssertionError(kind)  # parse_reduction only yields known kinds

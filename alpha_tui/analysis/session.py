@@ -1,0 +1,176 @@
+"""The one analysis object the TUI, report and export hold.
+
+It memoises every derived array per (fusion module, canonical reduction name) so that
+cycling reductions in the UI recomputes each one once. Memo values are immutable
+results of pure functions of the cache, so concurrent readers at worst compute a
+value twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from alpha_tui.analysis.collapse import CollapseDiagnostic, collapse_diagnostic
+from alpha_tui.analysis.correlations import AlphaTargetCorrelation, alpha_target_correlation
+from alpha_tui.analysis.crystals import (
+    AtomRow,
+    CrystalSummary,
+    crystal_atoms,
+    crystal_means,
+    crystal_summaries,
+)
+from alpha_tui.analysis.elements import ElementStat, element_stats
+from alpha_tui.analysis.layer_flow import MATCH, LayerFlowRow, layer_flow_rows
+from alpha_tui.analysis.reductions import (
+    ReductionSpec,
+    in_unit_interval,
+    parse_reduction,
+    reduce_gates,
+)
+from alpha_tui.analysis.statistics import AlphaStats, Histogram, alpha_stats, histogram
+from alpha_tui.capture.cache import ActivationCache
+from alpha_tui.errors import UserError
+
+
+class AnalysisSession:
+    def __init__(self, cache: ActivationCache) -> None:
+        self.cache = cache
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    # ------------------------------------------------------------------ inventory
+    @property
+    def fusion_modules(self) -> list[str]:
+        return list(self.cache.fusion_modules)
+
+    @property
+    def text_sources(self) -> list[str]:
+        return [s.name for s in self.cache.text_sources]
+
+    def _check_fusion(self, fusion: str) -> None:
+        if fusion not in self.cache.gates:
+            choices = ", ".join(self.cache.fusion_modules) or "none (the model has no fusion)"
+            raise UserError(f"unknown fusion module '{fusion}': choose one of {choices}")
+
+    def _cached(self, key: tuple[Any, ...], compute: Any) -> Any:
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = compute()
+            self._memo[key] = value
+            return value
+
+    # ------------------------------------------------------------------ per atom
+    def alpha(self, fusion: str, reduction: str | ReductionSpec) -> np.ndarray:
+        """Per-atom alpha [A] float64 (read-only: it is shared by every caller)."""
+        self._check_fusion(fusion)
+        spec = parse_reduction(reduction)
+
+        def compute() -> np.ndarray:
+            c = self.cache
+            values = reduce_gates(
+                spec,
+                c.gates[fusion],
+                text_per_crystal=c.text_transform[fusion],
+                atom_crystal=c.atom_crystal,
+                node_norm=c.fusion_input_norm[fusion],
+            )
+            values.setflags(write=False)
+            return values
+
+        return self._cached(("alpha", fusion, spec.name), compute)
+
+    def injection(self, fusion: str) -> np.ndarray:
+        return self.alpha(fusion, "injection")
+
+    def stats(self, fusion: str, reduction: str | ReductionSpec) -> AlphaStats:
+        spec = parse_reduction(reduction)
+        return self._cached(
+            ("stats", fusion, spec.name), lambda: alpha_stats(self.alpha(fusion, spec))
+        )
+
+    def histogram(self, fusion: str, reduction: str | ReductionSpec, bins: int = 40) -> Histogram:
+        spec = parse_reduction(reduction)
+        rng = (0.0, 1.0) if in_unit_interval(spec) else None
+        return histogram(self.alpha(fusion, spec), bins=bins, range=rng)
+
+    def collapse(self, fusion: str) -> CollapseDiagnostic:
+        self._check_fusion(fusion)
+        return self._cached(
+            ("collapse", fusion), lambda: collapse_diagnostic(self.cache.gates[fusion])
+        )
+
+    def elements(
+        self, fusion: str, reduction: str | ReductionSpec, min_count: int = 1
+    ) -> list[ElementStat]:
+        return element_stats(self.alpha(fusion, reduction), self.cache.atomic_numbers, min_count)
+
+    # ------------------------------------------------------------------ per crystal
+    def crystal_alpha(self, fusion: str, reduction: str | ReductionSpec) -> np.ndarray:
+        spec = parse_reduction(reduction)
+
+        def compute() -> np.ndarray:
+            values = crystal_means(
+                self.alpha(fusion, spec), self.cache.atom_crystal, self.cache.n_crystals
+            )
+            values.setflags(write=False)
+            return values
+
+        return self._cached(("crystal_alpha", fusion, spec.name), compute)
+
+    def crystals(self, fusion: str, reduction: str | ReductionSpec) -> list[CrystalSummary]:
+        return crystal_summaries(self.cache, self.alpha(fusion, reduction))
+
+    def crystal_atoms(
+        self, fusion: str, reduction: str | ReductionSpec, index: int
+    ) -> list[AtomRow]:
+        return crystal_atoms(self.cache, fusion, self.alpha(fusion, reduction), index)
+
+    def correlation(self, fusion: str, reduction: str | ReductionSpec) -> AlphaTargetCorrelation:
+        spec = parse_reduction(reduction)
+        return self._cached(
+            ("correlation", fusion, spec.name),
+            lambda: alpha_target_correlation(
+                self.crystal_alpha(fusion, spec), self.cache.targets, self.cache.atom_counts
+            ),
+        )
+
+    # ------------------------------------------------------------------ layers
+    def layer_flow(self, source: str | None = None) -> list[LayerFlowRow]:
+        return list(
+            self._cached(("layer_flow", source), lambda: layer_flow_rows(self.cache, source))
+        )
+
+    # ------------------------------------------------------------------ findings
+    def verdicts(self) -> list[str]:
+        """One line per finding: collapse per fusion module, then MATCH/SKIPPED per source."""
+        lines = [f"{f}: {self.collapse(f).verdict}" for f in self.cache.fusion_modules]
+        if not self.cache.fusion_modules:
+            lines.append("no middle-fusion module in this model: there is no alpha to inspect")
+        for src in self.cache.text_sources:
+            lines.append(_flow_verdict(src.name, src.width, self.layer_flow(src.name)))
+        return lines
+
+
+def _flow_verdict(name: str, width: int, rows: list[LayerFlowRow]) -> str:
+    matched = [r for r in rows if r.status == MATCH]
+    skipped = [r for r in rows if r.status != MATCH]
+    widths = "/".join(str(w) for w in sorted({r.layer_width for r in skipped}))
+    if not rows:
+        return f"{name} ({width}): no layers captured"
+    if not matched:
+        return f"{name} ({width}) vs {widths}-wide layers: all {len(rows)} pairs SKIPPED"
+    if not skipped:
+        head = f"{name} ({width}): all {len(rows)} layers MATCH"
+    else:
+        head = (
+            f"{name} ({width}): {len(matched)} of {len(rows)} layers MATCH, "
+            f"{len(skipped)} SKIPPED ({widths}-wide)"
+        )
+    scored = [r for r in matched if r.cos_mean is not None]
+    if not scored:
+        return head
+    best = max(scored, key=lambda r: r.cos_mean)  # type: ignore[arg-type, return-value]
+    null = f", null {best.null_mean:.2f}" if best.null_mean is not None else ""
+    return f"{head}; peak cos {best.cos_mean:.2f} at {best.label}{null}"
