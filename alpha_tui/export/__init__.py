@@ -1,0 +1,1 @@
+"""Writing data files for other tools: never overwriting by accident, always atomic."""
