@@ -1,0 +1,212 @@
+"""Strict loading of a user's state_dict into the reference network.
+
+A silently half-loaded network gives plausible but wrong alphas, so every key we
+implement must be present with the right shape and every key present must be ours,
+except for groups we know and deliberately do not run (then the prediction is
+reported unavailable, while the layers before them still run for inspection).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from alpha_tui.checkpoint.config import ModelConfig
+from alpha_tui.errors import UserError
+from alpha_tui.model.backends.select import select_backend
+from alpha_tui.model.network import MultimodalALIGNN, NetworkVariant, init_like_alignn
+
+# Checkpoint groups of the users' forks that alpha-tui does not run.
+UNIMPLEMENTED_GROUPS: tuple[str, ...] = ("fine_grained_attention", "fusion_module")
+# Containers whose children are reported one by one ("alignn_layers.3").
+_INDEXED = ("alignn_layers", "gcn_layers", "middle_fusion_modules")
+_BENIGN_MISSING = re.compile(r"\.num_batches_tracked$")
+_HINT = "check the config (hidden size, layer counts) or report the architecture"
+
+
+@dataclass
+class BuiltModel:
+    model: MultimodalALIGNN
+    backend_name: str
+    prediction_available: bool
+    unimplemented: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _group(key: str) -> str:
+    parts = key.split(".")
+    if parts[0] in _INDEXED and len(parts) > 2:
+        return ".".join(parts[:2])
+    return parts[0]
+
+
+def _describe(keys: Iterable[str], limit: int = 6) -> str:
+    counts: dict[str, int] = {}
+    for key in sorted(keys):
+        counts[_group(key)] = counts.get(_group(key), 0) + 1
+    items = [f"{g}.* ({n} key{'s' if n != 1 else ''})" for g, n in counts.items()]
+    if len(items) > limit:
+        items = items[:limit] + [f"and {len(items) - limit} more groups"]
+    return ", ".join(items)
+
+
+def _strip_prefix(state_dict: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Drop the ``module.`` prefix DataParallel adds to every key."""
+    keys = list(state_dict)
+    if keys and all(k.startswith("module.") for k in keys):
+        notes.append("stripped the 'module.' prefix (DataParallel checkpoint)")
+        return {k[len("module.") :]: v for k, v in state_dict.items()}
+    return dict(state_dict)
+
+
+def _infer_variant(
+    config: ModelConfig,
+    sd: Mapping[str, Any],
+    unimplemented: dict[str, list[str]],
+    notes: list[str],
+) -> NetworkVariant:
+    proj = config.projection_dim
+    fusion_keys = [k for k in sd if k.startswith("middle_fusion_modules.")]
+    text_scale = any(k.endswith(".text_scale") for k in fusion_keys)
+    gate_norm = any(".gate_norm." in k for k in fusion_keys)
+    if text_scale:
+        values = sorted(
+            {
+                round(float(torch.as_tensor(sd[k]).item()), 4)
+                for k in fusion_keys
+                if k.endswith(".text_scale")
+            }
+        )
+        notes.append(
+            f"fusion text_scale present (values {values}); the gate multiplies the "
+            "scaled text_transform output"
+        )
+    if gate_norm:
+        notes.append("fusion gate_norm present: LayerNorm on the gate input")
+
+    late_fusion: str | None = None
+    fc_in: int | None = None
+    fc1 = sd.get("fc1.weight")
+    if fc1 is not None and getattr(fc1, "ndim", 0) == 2:
+        width = int(fc1.shape[1])
+        if config.use_cross_modal_attention and width == 2 * proj:
+            late_fusion = "concat"
+            notes.append("late fusion: concatenated cross-modal outputs (fc1 takes 2x64)")
+        elif config.use_cross_modal_attention and width == proj:
+            late_fusion = "average"
+    elif "fusion_module" in unimplemented:
+        late_fusion = "none"
+        fc = sd.get("fc.weight")
+        fc_in = int(fc.shape[1]) if fc is not None and getattr(fc, "ndim", 0) == 2 else None
+
+    if config.use_fine_grained_attention and "fine_grained_attention" not in unimplemented:
+        unimplemented["fine_grained_attention"] = []
+        notes.append(
+            "config enables fine-grained attention but the checkpoint has no weights for it"
+        )
+    for k in config.fusion_layers:
+        if k >= config.alignn_layers:
+            notes.append(f"fusion module layer_{k} is past the last ALIGNN layer and never runs")
+    return NetworkVariant(
+        late_fusion=late_fusion,
+        fc_in_features=fc_in,
+        fusion_text_scale=text_scale,
+        fusion_gate_norm=gate_norm,
+        unimplemented=tuple(sorted(unimplemented)),
+    )
+
+
+def _check_fit(model: torch.nn.Module, sd: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Raise UserError unless ``sd`` fits ``model`` key for key and shape for shape."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in sd and not _BENIGN_MISSING.search(k)]
+    unexpected = [k for k in sd if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {_describe(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {_describe(unexpected)}")
+        raise UserError(f"checkpoint does not fit the reference model: {', '.join(parts)}; {_HINT}")
+    loaded: dict[str, torch.Tensor] = {}
+    mismatched: list[str] = []
+    for key, want in expected.items():
+        if key not in sd:
+            loaded[key] = want  # a missing BatchNorm counter: keep ours
+            continue
+        value = sd[key]
+        if not isinstance(value, torch.Tensor):
+            try:
+                value = torch.as_tensor(value)
+            except Exception as exc:
+                raise UserError(
+                    f"checkpoint entry {key} is not a tensor ({type(value).__name__}); {_HINT}"
+                ) from exc
+        if tuple(value.shape) != tuple(want.shape):
+            mismatched.append(f"{key} expected {list(want.shape)} found {list(value.shape)}")
+        loaded[key] = value
+    if mismatched:
+        more = f" (and {len(mismatched) - 1} more)" if len(mismatched) > 1 else ""
+        raise UserError(
+            f"checkpoint does not fit the reference model: {mismatched[0]}{more}; {_HINT}"
+        )
+    return loaded
+
+
+def _device(device: str | torch.device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise UserError(f"unknown device {device!r}; use cpu or cuda") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("CUDA was requested but is not available; use --device cpu")
+    return dev
+
+
+def build_model(
+    config: ModelConfig,
+    state_dict: Mapping[str, Any],
+    *,
+    backend: str = "auto",
+    device: str = "cpu",
+) -> BuiltModel:
+    """The reference network with the user's weights, in eval mode, on ``device``."""
+    notes: list[str] = []
+    dev = _device(device)
+    sd = _strip_prefix(state_dict, notes)
+    unimplemented: dict[str, list[str]] = {}
+    for key in list(sd):
+        top = key.split(".", 1)[0]
+        if top in UNIMPLEMENTED_GROUPS:
+            unimplemented.setdefault(top, []).append(key)
+            del sd[key]
+    for group, keys in unimplemented.items():
+        if keys:
+            notes.append(f"{group} ({len(keys)} keys) is not implemented: prediction unavailable")
+    variant = _infer_variant(config, sd, unimplemented, notes)
+    graph_backend, diagnostic = select_backend(backend, device=dev)
+    if diagnostic:
+        notes.append(diagnostic)
+    model = MultimodalALIGNN(config, backend=graph_backend, variant=variant)
+    loaded = _check_fit(model, sd)
+    model.load_state_dict(loaded, strict=True)
+    model.to(dev).eval()
+    return BuiltModel(
+        model=model,
+        backend_name=graph_backend.name,
+        prediction_available=model.prediction_available,
+        unimplemented={k: sorted(v) for k, v in unimplemented.items()},
+        notes=notes,
+    )
+
+
+def build_untrained(config: ModelConfig, backend: str = "native") -> MultimodalALIGNN:
+    """A freshly initialised network (train mode), e.g. to train the sample checkpoints."""
+    graph_backend, _ = select_backend(backend)
+    network = MultimodalALIGNN(config, backend=graph_backend)
+    init_like_alignn(network)
+    return network
