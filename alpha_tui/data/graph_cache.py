@@ -1,0 +1,142 @@
+"""On-disk cache of built crystal graphs.
+
+Reading a CIF (primitive-cell reduction through spglib) and building its graph costs
+milliseconds to a second per crystal; a dataset of thousands of crystals is re-opened
+many times while a model is inspected. Entries are keyed by the SHA-256 of the file's
+bytes plus every parameter that changes the graph, so an edited CIF or a new graph
+convention (``GRAPH_FORMAT_VERSION``) can never be served a stale graph, and a
+renamed or copied file still hits. Entries are plain ``.npz`` arrays loaded with
+``allow_pickle=False``: a cache directory must never be a code-execution vector.
+
+The cache is an optimisation only: a corrupt entry is rebuilt and an unwritable
+directory turns caching off (``disabled_reason`` says why) instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from alpha_tui.data.graphs import GRAPH_FORMAT_VERSION, CrystalGraph, build_graph
+
+if TYPE_CHECKING:
+    from jarvis.core.atoms import Atoms
+
+
+def default_cache_root(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CACHE_HOME/alpha-tui`` (``~/.cache/alpha-tui`` when unset), per XDG."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME") or ""
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return root / "alpha-tui"
+
+
+def default_graph_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    return default_cache_root(environ) / "graphs"
+
+
+def graph_key(data: bytes, cutoff: float, max_neighbors: int) -> str:
+    """Content hash of a structure file and the graph parameters."""
+    params = f"v{GRAPH_FORMAT_VERSION} cutoff={float(cutoff)!r} k={int(max_neighbors)}"
+    header = f"alpha-tui graph {params}\n"
+    return hashlib.sha256(header.encode() + data).hexdigest()
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    corrupt: int = 0
+    write_errors: int = 0
+
+
+class GraphCache:
+    """``get_or_build`` a structure file's graph; ``directory=None`` means the XDG default."""
+
+    def __init__(self, directory: str | Path | None = None, *, enabled: bool = True) -> None:
+        self.directory = Path(directory) if directory is not None else default_graph_cache_dir()
+        self.stats = CacheStats()
+        self.disabled_reason: str | None = None if enabled else "caching turned off"
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_reason is None
+
+    def entry_path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.npz"
+
+    def get_or_build(
+        self,
+        path: str | Path,
+        atoms_loader: Callable[[Path], Atoms] | Atoms,
+        cutoff: float = 8.0,
+        max_neighbors: int = 12,
+    ) -> CrystalGraph:
+        """The cached graph of ``path``, else ``build_graph(atoms_loader(path))``, stored.
+
+        ``atoms_loader`` may also be the already-read ``Atoms`` of ``path`` (the dataset
+        reader has them); a loader avoids parsing the file at all on a cache hit.
+        """
+        path = Path(path)
+        try:
+            key: str | None = graph_key(path.read_bytes(), cutoff, max_neighbors)
+        except OSError:  # file gone since its Atoms were read: build, just don't cache
+            key = None
+        graph = self.load(key) if key is not None else None
+        if graph is not None:
+            self.stats.hits += 1
+            return graph
+        self.stats.misses += 1
+        atoms = atoms_loader(path) if callable(atoms_loader) else atoms_loader
+        graph = build_graph(atoms, cutoff=cutoff, max_neighbors=max_neighbors)
+        if key is not None:
+            self.store(key, graph)
+        return graph
+
+    def load(self, key: str) -> CrystalGraph | None:
+        if not self.enabled:
+            return None
+        entry = self.entry_path(key)
+        if not entry.is_file():
+            return None
+        try:
+            with np.load(entry, allow_pickle=False) as arrays:
+                return CrystalGraph.from_arrays(arrays)
+        except Exception:  # truncated write, foreign file, old layout: rebuild it
+            self.stats.corrupt += 1
+            try:
+                entry.unlink()
+            except OSError:
+                pass
+            return None
+
+    def store(self, key: str, graph: CrystalGraph) -> bool:
+        """Write atomically (temp file + rename) so readers never see half an entry."""
+        if not self.enabled:
+            return False
+        entry = self.entry_path(key)
+        tmp_name = ""
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=entry.parent)
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **graph.arrays())
+            os.replace(tmp_name, entry)
+            return True
+        except OSError as exc:
+            self.stats.write_errors += 1
+            reason = exc.strerror or str(exc)
+            self.disabled_reason = f"graph cache {self.directory} not writable: {reason}"
+            if tmp_name:
+                try:
+                    os.unlink(tmp_name)
+                except OSError:
+                    pass
+            return False
