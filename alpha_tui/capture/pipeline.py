@@ -1,0 +1,180 @@
+"""Checkpoint, model, data, text and capture, in one call with progress and cancel.
+
+This is the only place that strings the layers together; the CLI, the report and the
+TUI loader all go through ``run_pipeline`` so they see the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from alpha_tui.capture.cache import ActivationCache
+from alpha_tui.capture.hooks import HookNames
+from alpha_tui.capture.run import CaptureCancelled, CaptureInput, ProgressCallback, capture
+from alpha_tui.checkpoint.loader import load_checkpoint
+from alpha_tui.data.dataset import read_dataset
+from alpha_tui.data.graph_cache import GraphCache
+from alpha_tui.data.text_embeddings import text_embeddings_for
+from alpha_tui.errors import UserError
+from alpha_tui.model.build import build_model
+from alpha_tui.problems import Problem
+
+SIDECAR_SUFFIX = ".json"
+
+
+@dataclass
+class RunOptions:
+    checkpoint: Path
+    data: Path | None = None
+    text_embeddings: Path | None = None
+    text_encoder: Path | None = None
+    limit: int | None = None
+    batch_size: int = 16
+    device: str = "auto"
+    backend: str = "auto"
+    max_atoms: int = 400
+    trust_checkpoint: bool = False
+    cache_dir: Path | None = None
+    names: HookNames = field(default_factory=HookNames)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise UserError(f"unknown --device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def bundled_inputs(checkpoint: Path) -> tuple[Path | None, Path | None]:
+    """A checkpoint may carry a sidecar JSON naming its data and text embeddings.
+
+    The sample checkpoints use this so that ``alpha-tui sample_checkpoints/x.pt`` finds
+    its dataset without ``--data``. Paths in the sidecar are relative to it.
+    """
+    sidecar = checkpoint.with_suffix(SIDECAR_SUFFIX)
+    if not sidecar.is_file():
+        return None, None
+    try:
+        info = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return None, None
+    data = info.get("data")
+    emb = info.get("text_embeddings")
+    return (
+        (sidecar.parent / data).resolve() if data else None,
+        (sidecar.parent / emb).resolve() if emb else None,
+    )
+
+
+def run_pipeline(
+    options: RunOptions,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> ActivationCache:
+    def report(done: int, total: int, stage: str) -> None:
+        if cancel is not None and cancel.is_set():
+            raise CaptureCancelled()
+        if progress is not None:
+            progress(done, total, stage)
+
+    report(0, 1, "checkpoint")
+    loaded = load_checkpoint(options.checkpoint, trust=options.trust_checkpoint)
+    device = resolve_device(options.device)
+    built = build_model(
+        loaded.config, loaded.state_dict, backend=options.backend, device=str(device)
+    )
+    report(1, 1, "checkpoint")
+
+    data_path, embeddings_path = options.data, options.text_embeddings
+    if data_path is None:
+        data_path, bundled_embeddings = bundled_inputs(options.checkpoint)
+        if embeddings_path is None and options.text_encoder is None:
+            embeddings_path = bundled_embeddings
+    if data_path is None:
+        raise UserError(
+            f"no data for {options.checkpoint.name}: pass --data <folder with cif/ and "
+            "description.csv>"
+        )
+    dataset = read_dataset(
+        data_path,
+        max_atoms=options.max_atoms,
+        limit=options.limit,
+        progress=lambda d, t: report(d, t, "structures"),
+    )
+    records = dataset.records
+
+    graph_cache = GraphCache(options.cache_dir / "graphs" if options.cache_dir else None)
+    graphs = []
+    for i, record in enumerate(records):
+        graphs.append(graph_cache.get_or_build(record.path, record.atoms))
+        report(i + 1, len(records), "graphs")
+
+    text, text_origin = text_embeddings_for(
+        [r.id for r in records],
+        [r.text for r in records],
+        embeddings_file=embeddings_path,
+        encoder_dir=options.text_encoder,
+        expected_width=loaded.config.text_input_features,
+        device=str(device),
+        cache_dir=options.cache_dir / "text" if options.cache_dir else None,
+        progress=lambda d, t: report(d, t, "text"),
+    )
+
+    cache = capture(
+        built.model,
+        CaptureInput(
+            ids=[r.id for r in records],
+            formulas=[r.formula for r in records],
+            targets=np.array([r.target for r in records], dtype=np.float64),
+            graphs=graphs,
+            text=text,
+        ),
+        names=options.names,
+        batch_size=options.batch_size,
+        device=device,
+        prediction_available=built.prediction_available,
+        progress=report,
+        cancel=cancel,
+    )
+    problems = [p.to_dict() for p in dataset.problems]
+    for group, keys in built.unimplemented.items():
+        problems.append(
+            Problem(
+                "unimplemented-keys",
+                group,
+                f"{len(keys)} parameters of {group}.* are not implemented by the reference "
+                "model; predictions are marked unavailable",
+            ).to_dict()
+        )
+    problems.extend(cache.meta.get("problems", []))
+    cache.meta.update(
+        {
+            "checkpoint": {
+                "path": str(loaded.path),
+                "sha256": loaded.sha256,
+                "config": loaded.config.to_dict(),
+                "config_source": loaded.config_source,
+            },
+            "device": str(device),
+            "backend": built.backend_name,
+            "problems": problems,
+            "notes": list(loaded.notes) + list(built.notes),
+            "data": {
+                "root": str(dataset.root),
+                "n_rows": len(records) + len(dataset.problems),
+                "primitive_cells": True,
+                "text_embeddings": text_origin,
+            },
+            "prediction_available": built.prediction_available,
+        }
+    )
+    return cache

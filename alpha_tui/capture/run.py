@@ -1,0 +1,275 @@
+"""One hooked pass over the dataset that fills an ActivationCache.
+
+Text tensors are per crystal and depend only on the text embedding, so every text
+source (``text_projection`` and each fusion module's ``text_transform``) is computed
+for all crystals before the pass. That lets the hooks compare each layer with its own
+crystal's text and, as a null baseline, with the text of a different crystal chosen
+by a fixed derangement, without keeping any full layer tensor.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alpha_tui.capture.cache import ActivationCache, LayerFlow, LayerInfo, TextSource
+from alpha_tui.capture.hooks import (
+    HookNames,
+    find_fusion_modules,
+    find_layers,
+    first_tensor,
+    get_module,
+    hooks_attached,
+)
+from alpha_tui.data.batching import collate
+from alpha_tui.data.graphs import CrystalGraph
+from alpha_tui.errors import UserError
+from alpha_tui.problems import Problem
+
+ProgressCallback = Callable[[int, int, str], None]
+NULL_SEED = 20240601  # fixed so the null baseline is the same on every run
+
+
+class CaptureCancelled(Exception):
+    """The user asked to stop while the pass was running."""
+
+
+@dataclass
+class CaptureInput:
+    ids: list[str]
+    formulas: list[str]
+    targets: np.ndarray  # [C]
+    graphs: Sequence[CrystalGraph]
+    text: np.ndarray  # [C, T_in] text-encoder embeddings
+
+
+@dataclass
+class _Accumulator:
+    """Per-batch pieces, concatenated once at the end."""
+
+    gates: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    fusion_norm: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    layer_norm: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    cos: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
+    null: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
+    widths: dict[str, int] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+
+def derangement(n: int, seed: int = NULL_SEED) -> np.ndarray | None:
+    """A permutation with no fixed point (Sattolo's cycle), or None when n < 2."""
+    if n < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    perm = np.arange(n)
+    for i in range(n - 1, 0, -1):
+        j = int(rng.integers(0, i))
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm
+
+
+def layer_label(name: str, alignn_count: int) -> str:
+    """The users' names: Layer 1..4 are ALIGNN, Layer 5..8 are GCN."""
+    match = re.fullmatch(r"alignn_layers\.(\d+)", name)
+    if match:
+        return f"Layer {int(match.group(1)) + 1} (ALIGNN)"
+    match = re.fullmatch(r"gcn_layers\.(\d+)", name)
+    if match:
+        return f"Layer {alignn_count + int(match.group(1)) + 1} (GCN)"
+    match = re.search(r"layer_(\d+)$", name)
+    if match:
+        return f"Fusion after Layer {int(match.group(1)) + 1}"
+    return name
+
+
+def compute_text_sources(
+    model: nn.Module,
+    text: torch.Tensor,
+    fusion_modules: list[str],
+    names: HookNames,
+    chunk: int = 512,
+) -> dict[str, torch.Tensor]:
+    projection = get_module(model, names.text_projection)
+    text64 = torch.cat([projection(text[i : i + chunk]) for i in range(0, len(text), chunk)])
+    sources = {names.text_projection: text64}
+    for fusion in fusion_modules:
+        transform = get_module(model, f"{fusion}.{names.text_transform_child}")
+        sources[f"{fusion}.{names.text_transform_child}"] = transform(text64)
+    return sources
+
+
+def _cosine(x: torch.Tensor, t: torch.Tensor) -> np.ndarray:
+    return F.cosine_similarity(x, t, dim=1, eps=1e-8).float().cpu().numpy()
+
+
+def _cat(parts: list[np.ndarray], dtype: type = np.float32) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
+def capture(
+    model: nn.Module,
+    data: CaptureInput,
+    *,
+    names: HookNames | None = None,
+    batch_size: int = 16,
+    device: torch.device | str = "cpu",
+    prediction_available: bool = True,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> ActivationCache:
+    names = names or HookNames()
+    device = torch.device(device)
+    n = len(data.ids)
+    if n == 0:
+        raise UserError("nothing to capture: the dataset has no usable crystals")
+    model.eval()
+    fusion_modules = find_fusion_modules(model, names)
+    layers = find_layers(model, names)
+    if not layers and not fusion_modules:
+        raise UserError(
+            "found no layers (alignn_layers.*, gcn_layers.*) and no fusion module with "
+            "'gate' and 'text_transform' children; use --layer-containers to name them"
+        )
+    perm = derangement(n)
+    acc = _Accumulator()
+    predictions: list[np.ndarray] = []
+    batch_atoms: dict[str, torch.Tensor] = {}
+
+    with torch.no_grad():
+        text_all = torch.as_tensor(data.text, dtype=torch.float32, device=device)
+        sources = compute_text_sources(model, text_all, fusion_modules, names)
+        null_index = torch.as_tensor(perm, device=device) if perm is not None else None
+
+        def record_layer(name: str, x: torch.Tensor) -> None:
+            if name not in acc.widths:
+                acc.widths[name] = int(x.shape[1])
+                acc.order.append(name)
+            acc.layer_norm.setdefault(name, []).append(x.norm(dim=1).float().cpu().numpy())
+            crystal_of_atom = batch_atoms["crystal"]
+            for source, text in sources.items():
+                if text.shape[1] != x.shape[1]:
+                    continue
+                acc.cos.setdefault((name, source), []).append(_cosine(x, text[crystal_of_atom]))
+                if null_index is not None:
+                    null_text = text[null_index[crystal_of_atom]]
+                    acc.null.setdefault((name, source), []).append(_cosine(x, null_text))
+
+        def layer_hook(name: str):
+            def hook(_module: nn.Module, _args: tuple, output: object) -> None:
+                record_layer(name, first_tensor(output))
+
+            return hook
+
+        def fusion_hook(name: str):
+            def hook(_module: nn.Module, args: tuple, output: object) -> None:
+                x_in = args[0]
+                acc.fusion_norm.setdefault(name, []).append(x_in.norm(dim=1).float().cpu().numpy())
+                record_layer(name, first_tensor(output))
+
+            return hook
+
+        def gate_hook(name: str):
+            def hook(_module: nn.Module, _args: tuple, output: object) -> None:
+                acc.gates.setdefault(name, []).append(first_tensor(output).float().cpu().numpy())
+
+            return hook
+
+        hooks = {name: layer_hook(name) for name in layers}
+        for fusion in fusion_modules:
+            hooks[fusion] = fusion_hook(fusion)
+            hooks[f"{fusion}.{names.gate_child}"] = gate_hook(fusion)
+
+        with hooks_attached(model, hooks):
+            for start in range(0, n, batch_size):
+                if cancel is not None and cancel.is_set():
+                    raise CaptureCancelled()
+                stop = min(start + batch_size, n)
+                graphs = data.graphs[start:stop]
+                batch = collate(graphs, data.text[start:stop]).to(device)
+                counts = batch.batch_num_nodes
+                batch_atoms["crystal"] = torch.repeat_interleave(
+                    torch.arange(start, stop, device=device), counts
+                )
+                out = model(batch)
+                if out is not None and prediction_available:
+                    predictions.append(out.reshape(stop - start, -1)[:, 0].double().cpu().numpy())
+                if progress is not None:
+                    progress(stop, n, "capture")
+
+    atom_counts = np.array([len(g.atomic_numbers) for g in data.graphs], dtype=np.int64)
+    alignn_count = sum(1 for name in acc.order if name.startswith("alignn_layers."))
+    layer_infos = [
+        LayerInfo(name, layer_label(name, alignn_count), acc.widths[name], name in fusion_modules)
+        for name in acc.order
+    ]
+    text_sources = [TextSource(name, int(t.shape[1])) for name, t in sources.items()]
+    flows: dict[tuple[str, str], LayerFlow] = {}
+    for info in layer_infos:
+        for source in text_sources:
+            key = (info.name, source.name)
+            flows[key] = LayerFlow(
+                info.name,
+                source.name,
+                info.width,
+                source.width,
+                _cat(acc.cos[key]) if key in acc.cos else None,
+                _cat(acc.null[key]) if key in acc.null else None,
+            )
+    pred = np.concatenate(predictions) if predictions and prediction_available else None
+    cache = ActivationCache(
+        crystal_ids=list(data.ids),
+        formulas=list(data.formulas),
+        targets=np.asarray(data.targets, dtype=np.float64),
+        atom_counts=atom_counts,
+        text_projection=sources[names.text_projection].float().cpu().numpy(),
+        atom_crystal=np.repeat(np.arange(n, dtype=np.int32), atom_counts),
+        atomic_numbers=np.concatenate([g.atomic_numbers for g in data.graphs]).astype(np.int16),
+        fusion_modules=fusion_modules,
+        gates={f: _cat(acc.gates[f]) for f in fusion_modules},
+        text_transform={
+            f: sources[f"{f}.{names.text_transform_child}"].float().cpu().numpy()
+            for f in fusion_modules
+        },
+        fusion_input_norm={f: _cat(acc.fusion_norm[f]) for f in fusion_modules},
+        layers=layer_infos,
+        layer_norms={info.name: _cat(acc.layer_norm[info.name]) for info in layer_infos},
+        text_sources=text_sources,
+        flows=flows,
+        null_permutation=perm,
+        predictions=pred,
+    )
+    cache.meta["problems"] = [p.to_dict() for p in non_finite_problems(cache)]
+    return cache
+
+
+def non_finite_problems(cache: ActivationCache) -> list[Problem]:
+    """NaN/Inf anywhere in what we keep is reported, never averaged away silently."""
+    problems = []
+    checks: dict[str, np.ndarray] = {f"{f}.gate": g for f, g in cache.gates.items()}
+    checks.update({f"{name} (norm)": v for name, v in cache.layer_norms.items()})
+    if cache.predictions is not None:
+        checks["prediction"] = cache.predictions
+    for name, values in checks.items():
+        bad = ~np.isfinite(values)
+        if bad.any():
+            rows = np.unique(np.nonzero(bad)[0])
+            if values.shape[0] == cache.n_atoms:
+                crystals = sorted({cache.crystal_ids[i] for i in cache.atom_crystal[rows]})
+            else:
+                crystals = sorted({cache.crystal_ids[i] for i in rows})
+            problems.append(
+                Problem(
+                    "non-finite",
+                    name,
+                    f"{int(bad.sum())} NaN/Inf values in {len(crystals)} crystals "
+                    f"(first: {', '.join(crystals[:3])})",
+                )
+            )
+    return problems
