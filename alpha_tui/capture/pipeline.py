@@ -114,9 +114,18 @@ def run_pipeline(
 
     graph_cache = GraphCache(options.cache_dir / "graphs" if options.cache_dir else None)
     graphs = []
+    kept = []
+    problems = [p.to_dict() for p in dataset.problems]
     for i, record in enumerate(records):
-        graphs.append(graph_cache.get_or_build(record.path, record.atoms))
+        try:
+            graphs.append(graph_cache.get_or_build(record.path, record.atoms))
+            kept.append(record)
+        except ValueError as exc:  # degenerate cells the neighbour search cannot handle
+            problems.append(Problem("skipped-row", record.id, f"graph not built: {exc}").to_dict())
         report(i + 1, len(records), "graphs")
+    if not kept:
+        raise UserError(f"no crystal in {dataset.root} gave a usable graph; see the problems list")
+    records = kept
 
     text, text_origin = text_embeddings_for(
         [r.id for r in records],
@@ -145,7 +154,6 @@ def run_pipeline(
         progress=report,
         cancel=cancel,
     )
-    problems = [p.to_dict() for p in dataset.problems]
     for group, keys in built.unimplemented.items():
         problems.append(
             Problem(
@@ -170,7 +178,7 @@ def run_pipeline(
             "notes": list(loaded.notes) + list(built.notes),
             "data": {
                 "root": str(dataset.root),
-                "n_rows": len(records) + len(dataset.problems),
+                "n_rows": dataset.rows_total,
                 "primitive_cells": True,
                 "text_embeddings": text_origin,
             },

@@ -1,0 +1,1 @@
+"""Bundled sample data: real compounds from literature lattice constants and band gaps."""

@@ -1,0 +1,167 @@
+"""End to end through the CLI on a closed-form checkpoint: report --json and export.
+
+The checkpoint is saved in the users' layout and read back from disk through the
+safe loader, the dataset is CIF files plus description.csv, the text comes from an
+npz file. Every number asserted is derived independently in closed_form.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import crystal_factory as cf
+from alpha_tui.cli import main
+from closed_form import H, closed_form_checkpoint, cos
+
+FUSION = "middle_fusion_modules.layer_2"
+CRYSTALS = {
+    "NaCl": (cf.rocksalt, 0.0),
+    "GaAs": (cf.zincblende, 1.42),
+    "SrTiO3": (cf.perovskite, 3.25),
+    "Cu": (cf.fcc_primitive, 0.0),
+    "ZnO": (cf.wurtzite, 3.37),
+}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    form = closed_form_checkpoint()
+    ckpt = root / "model.pt"
+    torch.save({"config": form.config.to_dict(), "model": form.state_dict, "epoch": 3}, ckpt)
+    data = root / "data"
+    rows = [["id", "formula", "target", "text", "source"]]
+    for name, (builder, gap) in CRYSTALS.items():
+        cf.write_cif(builder(), data / "cif" / f"{name}.cif")
+        rows.append([name, name, str(gap), f"{name} is a crystal.", "test"])
+    rows.append(["Missing", "X", "1.0", "no CIF for this one", "test"])
+    rows.append(["BadTarget", "NaCl", "n/a", "bad", "test"])
+    cf.write_cif(cf.rocksalt(), data / "cif" / "BadTarget.cif")
+    with open(data / "description.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    rng = np.random.default_rng(0)
+    emb = root / "emb.npz"
+    np.savez(
+        emb,
+        ids=np.array(list(CRYSTALS)),
+        embeddings=rng.normal(size=(len(CRYSTALS), form.config.text_input_features)),
+    )
+    args = [str(ckpt), "--data", str(data), "--text-embeddings", str(emb)]
+    args += ["--cache-dir", str(root / "cache"), "--backend", "native"]
+    return form, root, args
+
+
+def run_json(capsys, args):
+    code = main(args)
+    out = capsys.readouterr().out
+    assert code == 0
+    return json.loads(out)
+
+
+def test_report_json_has_closed_form_numbers(setup, capsys):
+    form, _, args = setup
+    report = run_json(capsys, ["report", *args, "--json", "--reduction", "max"])
+    assert report["schema"] == "alpha-tui.report/1"
+    assert report["checkpoint"]["config_source"] == "checkpoint"
+    assert len(report["checkpoint"]["sha256"]) == 64
+    assert report["n_crystals"] == len(CRYSTALS)
+    assert report["backend"] == "native" and report["device"] == "cpu"
+    skipped = {(p["kind"], p["id"]) for p in report["problems"]}
+    assert ("skipped-row", "Missing") in skipped and ("skipped-row", "BadTarget") in skipped
+    assert report["fusion_modules"] == [FUSION]
+    mean = report["alpha"][FUSION]["mean"]
+    assert mean["mean"] == pytest.approx(form.alpha.mean(), abs=1e-6)
+    assert mean["std"] == pytest.approx(0.0, abs=1e-6)
+    top = report["alpha"][FUSION]["max"]
+    assert top["mean"] == pytest.approx(form.alpha.max(), abs=1e-6)
+    assert top["graph_heavy_share"] == 1.0  # max(sigmoid(b)) = sigmoid(3) > 0.7
+    collapse = report["collapse"][FUSION]
+    assert collapse["gate_std"] == pytest.approx(form.alpha.std(), rel=1e-4)
+    assert collapse["expected_std"] == pytest.approx(form.alpha.std() / np.sqrt(H), rel=1e-4)
+    layers = report["layers"]
+    projection = [r for r in layers if r["text_source"] == "text_projection"]
+    transform = [r for r in layers if r["text_source"] == f"{FUSION}.text_transform"]
+    assert len(projection) == len(transform) == 9
+    for row in projection:
+        assert row["status"] == "SKIPPED"
+        assert (row["layer_width"], row["text_width"]) == (H, 64)
+        assert row["cos_mean"] is None and row["null_mean"] is None
+    before = {"alignn_layers.0", "alignn_layers.1", "alignn_layers.2"}
+    for row in transform:
+        assert row["status"] == "MATCH" and row["layer_width"] == row["text_width"] == H
+        x = form.x0 if row["layer"] in before else form.w
+        assert row["cos_mean"] == pytest.approx(cos(x, form.v), abs=1e-5)
+        assert row["cos_std"] == pytest.approx(0.0, abs=1e-5)
+        assert row["layer_norm_mean"] == pytest.approx(np.linalg.norm(x), rel=1e-5)
+        assert row["text_norm_mean"] == pytest.approx(np.linalg.norm(form.v), rel=1e-5)
+    symbols = {e["symbol"] for e in report["elements"]}
+    assert {"Na", "Cl", "Ga", "As", "Sr", "Ti", "O", "Cu", "Zn"} <= symbols
+    for e in report["elements"]:
+        assert e["mean"] == pytest.approx(form.alpha.max(), abs=1e-6)
+
+
+def test_text_report_names_the_mismatch(setup, capsys):
+    _, _, args = setup
+    assert main(["report", *args]) == 0
+    out = capsys.readouterr().out
+    assert "SKIPPED(16≠64)" in out
+    assert "collapse" in out and "Missing" in out
+
+
+def test_export_npz_round_trips(setup, tmp_path, capsys):
+    form, _, args = setup
+    out = tmp_path / "alpha_values.npz"
+    assert main(["export", *args, "--out", str(out), "--reduction", "dim:5"]) == 0
+    data = np.load(out, allow_pickle=True)
+    assert list(data["jids"]) == list(CRYSTALS)
+    assert str(data["reduction"]) == "dim:5"
+    assert len(data["alphas"]) == len(CRYSTALS)
+    for alphas, types in zip(data["alphas"], data["atom_types"], strict=True):
+        assert len(alphas) == len(types)
+        np.testing.assert_allclose(alphas, form.alpha[5], atol=1e-6)
+    np.testing.assert_allclose(data["targets"], [g for _, g in CRYSTALS.values()])
+    # never overwrites without --force
+    assert main(["export", *args, "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["export", *args, "--out", str(out), "--force"]) == 0
+
+
+def test_export_csv_one_row_per_atom(setup, tmp_path):
+    form, _, args = setup
+    out = tmp_path / "alpha.csv"
+    assert main(["export", *args, "--out", str(out)]) == 0
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["crystal_id"] for r in rows} == set(CRYSTALS)
+    for row in rows:
+        assert float(row["alpha"]) == pytest.approx(form.alpha.mean(), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["report", "/nonexistent/model.pt", "--data", "."], "does not exist"),
+        (["report", "{tmp}", "--data", "."], "directory"),
+        (["report", "{empty}", "--data", "."], "empty"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(argv, fragment, tmp_path, capsys):
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    argv = [a.format(tmp=tmp_path, empty=empty) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("alpha-tui: error:")
+    assert fragment in err.lower()
+    assert "Traceback" not in err
+
+
+def test_no_terminal_hints_report(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["/nonexistent.pt"]) == 2
+    assert "alpha-tui report" in capsys.readouterr().err
