@@ -1,0 +1,104 @@
+"""The `?` screen: every key, what each pane shows, and what each reduction means.
+
+The key list is built from the explorer's own bindings, so help cannot drift from
+what the keys actually do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from alpha_tui.tui.widgets.reduction_picker import reduction_help_table
+
+PANES_TEXT = """\
+1 Overview      checkpoint (path, sha256, where the config came from), device, backend,
+                dataset size, fusion modules, problems (skipped rows, NaN/Inf) and findings
+2 Alpha         histogram of one alpha per atom under the chosen reduction, guides at
+                0.3 (text-heavy below) and 0.7 (graph-heavy above), statistics, and the
+                variance-collapse check (does the mean over H dims hide the spread?)
+3 Elements      alpha per element (min-count filter, sortable), selected elements against
+                all atoms, periodic-table heat map (symbol + shade, value when wide)
+4 Layers        cosine of each layer with the chosen text source (mean ± std, null
+                baseline from another crystal's text), norms, and MATCH/SKIPPED per pair
+5 Crystals      one row per crystal; l/m/h jump to lowest/median/highest mean alpha;
+                the highlighted crystal's atoms with alpha and injection
+6 Correlations  crystal mean alpha against the target (Pearson r) and by crystal size"""
+
+
+#: Which pane an action belongs to (everything else works everywhere).
+SCOPES = {
+    "toggle_element": "Elements",
+    "min_count": "Elements",
+    "sort_elements": "Elements",
+    "sort_crystals": "Crystals",
+    "jump": "Crystals",
+    "text_source": "Layers",
+}
+KEY_NAMES = {"question_mark": "?", "plus": "+", "minus": "-"}
+EXTRA_KEYS = (
+    ("q, ctrl+c", "quit (cancels loading)", ""),
+    ("ctrl+p", "command palette: every action, reductions and themes by name", ""),
+    ("enter / click header", "sort a table by that column", ""),
+)
+
+
+def key_rows(bindings: Iterable[Binding]) -> list[tuple[str, str, str]]:
+    """(keys, description, pane) for every described binding, plus app-level keys."""
+    rows: list[tuple[str, str, str]] = []
+    for b in bindings:
+        if not b.description:
+            continue
+        keys = ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in b.key.split(","))
+        action = b.action.split("(", 1)[0]
+        rows.append((keys, b.tooltip or b.description, SCOPES.get(action, "")))
+    return rows + list(EXTRA_KEYS)
+
+
+def keys_table(bindings: Iterable[Binding]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    table.add_column(style="italic")
+    for keys, description, scope in key_rows(bindings):
+        table.add_row(keys, description, scope)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "dismiss_help", "Close"),
+        Binding("question_mark", "dismiss_help", "Close", show=False),
+        Binding("q", "dismiss_help", "Close", show=False),
+    ]
+
+    def __init__(self, bindings: Iterable[Binding]) -> None:
+        super().__init__()
+        self.bindings = list(bindings)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box") as box:
+            yield Static(Text("keys", style="bold"))
+            yield Static(keys_table(self.bindings), id="help-keys")
+            yield Static(Text("\npanes", style="bold"))
+            yield Static(PANES_TEXT, markup=False)
+            yield Static(Text("\nreductions (r / R cycle, p to type one)", style="bold"))
+            yield Static(reduction_help_table(), id="help-reductions")
+            yield Static(
+                "\nmeaning is never carried by colour alone: shades, markers and words "
+                "say the same thing; the theme can be changed from the command palette "
+                "(ctrl+p).",
+                markup=False,
+            )
+        box.border_title = "alpha-tui help"
+        box.border_subtitle = "escape to close"
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)

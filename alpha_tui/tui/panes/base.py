@@ -1,0 +1,96 @@
+"""What every pane shares: compute a view off the UI thread, then paint it.
+
+A pane turns the part of the ViewState it depends on into a ``key``. When the key
+changes, ``compute`` runs in a thread worker (exclusive per pane, so a fast run of
+key presses only keeps the last request) and ``apply`` paints the result on the UI
+thread. A result whose key is no longer the requested one is dropped, so a slow
+computation can never paint over a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.containers import Vertical
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState
+
+from alpha_tui.analysis.session import AnalysisSession
+from alpha_tui.errors import UserError
+from alpha_tui.tui.state import ViewState
+
+Table = tuple[list[str], list[list[Any]]]
+
+
+class Pane(Vertical):
+    pane_id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    key: ClassVar[str] = ""
+
+    def __init__(self, session: AnalysisSession) -> None:
+        super().__init__(id=f"pane-{self.pane_id}", classes="pane")
+        self.session = session
+        self.state: ViewState | None = None
+        self.view: Any = None
+        self._requested: Hashable | None = None
+        self.error: str | None = None
+
+    # ------------------------------------------------------------- to override
+    def depends(self, state: ViewState) -> Hashable:
+        return (state.fusion, state.reduction)
+
+    def compute(self, state: ViewState) -> Any:  # runs in a thread
+        raise NotImplementedError
+
+    def apply(self, view: Any) -> None:  # runs on the UI thread
+        raise NotImplementedError
+
+    def export_table(self) -> Table:
+        raise NotImplementedError
+
+    def main_widget(self) -> Widget | None:
+        """The widget that should get focus when the pane is shown."""
+        return None
+
+    def show_error(self, message: str) -> None:
+        self.app.notify(message, title="cannot show this view", severity="error")
+
+    # ------------------------------------------------------------- machinery
+    def show_state(self, state: ViewState, *, force: bool = False) -> None:
+        key = self.depends(state)
+        if key == self._requested and not force:
+            self.state = state
+            return
+        self.state = state
+        self._requested = key
+        self.loading = self.view is None
+        self._compute(state, key)
+
+    @property
+    def is_current(self) -> bool:
+        return self.state is not None and self._requested == self.depends(self.state)
+
+    @work(thread=True, exclusive=True, group="pane")
+    def _compute(self, state: ViewState, key: Hashable) -> tuple[Hashable, Any]:
+        try:
+            return key, self.compute(state)
+        except UserError as exc:
+            return key, exc
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "pane" or event.state != WorkerState.SUCCESS:
+            return
+        event.stop()
+        key, view = event.worker.result
+        if key != self._requested:
+            return
+        self.loading = False
+        if isinstance(view, UserError):
+            self.error = view.message
+            self.show_error(view.message)
+            return
+        self.error = None
+        self.view = view
+        self.apply(view)

@@ -1,0 +1,249 @@
+"""Pane 5: one row per crystal, and the atoms of the highlighted one.
+
+`l` / `m` / `h` jump to the crystals with the lowest, median and highest mean alpha:
+the extremes are where a claim like "oxides lean on the text" is won or lost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
+
+from alpha_tui.analysis.crystals import AtomRow, CrystalSummary
+from alpha_tui.tui.formatting import fmt
+from alpha_tui.tui.panes.base import Pane, Table
+from alpha_tui.tui.state import ViewState
+
+#: sort key -> (column label, attribute)
+SORTS: dict[str, tuple[str, str]] = {
+    "index": ("#", "index"),
+    "atoms": ("atoms", "n_atoms"),
+    "target": ("target", "target"),
+    "prediction": ("prediction", "prediction"),
+    "alpha": ("mean α", "mean_alpha"),
+}
+
+
+@dataclass(frozen=True)
+class CrystalsView:
+    crystals: list[CrystalSummary]
+    fusion: str
+    reduction: str
+
+
+def _sort_value(value: Any) -> tuple[int, float]:
+    """Missing / NaN values sort last in either direction."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return (1, 0.0)
+    return (0, float(value))
+
+
+def sort_crystals(
+    crystals: list[CrystalSummary], column: str, reverse: bool
+) -> list[CrystalSummary]:
+    attr = SORTS[column][1]
+    present = [c for c in crystals if _sort_value(getattr(c, attr))[0] == 0]
+    missing = [c for c in crystals if _sort_value(getattr(c, attr))[0] == 1]
+    present.sort(key=lambda c: (float(getattr(c, attr)), c.index), reverse=reverse)
+    return present + missing
+
+
+def jump_target(crystals: list[CrystalSummary], which: str) -> int | None:
+    """Index of the crystal with the lowest / median / highest mean alpha."""
+    ranked = sorted(
+        (c for c in crystals if math.isfinite(c.mean_alpha)), key=lambda c: (c.mean_alpha, c.index)
+    )
+    if not ranked:
+        return None
+    position = {"lowest": 0, "median": (len(ranked) - 1) // 2, "highest": len(ranked) - 1}[which]
+    return ranked[position].index
+
+
+class CrystalsPane(Pane):
+    pane_id = "crystals"
+    title = "Crystals"
+    key = "5"
+
+    def __init__(self, session: Any) -> None:
+        super().__init__(session)
+        self.sort_column = "index"
+        self.sort_reverse = False
+        self.selected_index: int | None = None
+        self.atoms: list[AtomRow] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="crystals-title", classes="pane-title")
+        with Horizontal(id="crystals-main"):
+            crystals: DataTable[Any] = DataTable(id="crystals-table", cursor_type="row")
+            yield crystals
+            atoms: DataTable[Any] = DataTable(id="atoms-table", cursor_type="none")
+            yield atoms
+
+    def on_mount(self) -> None:
+        table = self.query_one("#crystals-table", DataTable)
+        table.add_column("#", key="index")
+        table.add_column("id", key="id")
+        table.add_column("formula", key="formula")
+        table.add_column("atoms", key="atoms")
+        table.add_column("target", key="target")
+        table.add_column("prediction", key="prediction")
+        table.add_column("mean α", key="alpha")
+        atoms = self.query_one("#atoms-table", DataTable)
+        atoms.can_focus = False
+        for key, label in (
+            ("site", "site"),
+            ("element", "el"),
+            ("alpha", "alpha"),
+            ("injection", "injection"),
+        ):
+            atoms.add_column(label, key=key)
+
+    def depends(self, state: ViewState) -> Hashable:
+        return (state.fusion, state.reduction)
+
+    def main_widget(self) -> DataTable[Any]:
+        return self.query_one("#crystals-table", DataTable)
+
+    def compute(self, state: ViewState) -> CrystalsView:
+        return CrystalsView(
+            crystals=self.session.crystals(state.fusion, state.reduction),
+            fusion=state.fusion,
+            reduction=state.reduction,
+        )
+
+    def apply(self, view: CrystalsView) -> None:
+        self._fill_table(view)
+        if self.selected_index is None and view.crystals:
+            self.selected_index = view.crystals[0].index
+        self._load_atoms()
+
+    def _fill_table(self, view: CrystalsView) -> None:
+        table = self.query_one("#crystals-table", DataTable)
+        keep = self.selected_index
+        table.clear()
+        for c in sort_crystals(view.crystals, self.sort_column, self.sort_reverse):
+            table.add_row(
+                Text(str(c.index), justify="right"),
+                c.id,
+                c.formula,
+                Text(str(c.n_atoms), justify="right"),
+                Text(fmt(c.target), justify="right"),
+                Text(fmt(c.prediction), justify="right"),
+                Text(fmt(c.mean_alpha), justify="right"),
+                key=str(c.index),
+            )
+        arrow = "▼" if self.sort_reverse else "▲"
+        for key, (label, _) in SORTS.items():
+            column = table.columns.get(key)  # type: ignore[call-overload]
+            if column is not None:
+                column.label = Text(f"{label} {arrow}" if key == self.sort_column else label)
+        table.refresh()
+        if keep is not None and str(keep) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(keep)), animate=False)
+
+    # ------------------------------------------------------------- selection
+    @on(DataTable.RowHighlighted, "#crystals-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is None:
+            return
+        index = int(event.row_key.value)
+        if index != self.selected_index:
+            self.selected_index = index
+            self._load_atoms()
+
+    @on(DataTable.HeaderSelected, "#crystals-table")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        if event.column_key.value in SORTS:
+            self.sort_by(str(event.column_key.value))
+
+    def sort_by(self, column: str) -> None:
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = column, False
+        if self.view is not None:
+            self._fill_table(self.view)
+
+    def jump(self, which: str) -> None:
+        if self.view is None:
+            return
+        index = jump_target(self.view.crystals, which)
+        if index is None:
+            self.app.notify("no crystal has a finite mean alpha", severity="warning")
+            return
+        table = self.query_one("#crystals-table", DataTable)
+        self.selected_index = index
+        table.move_cursor(row=table.get_row_index(str(index)), animate=False)
+        self._load_atoms()
+
+    def _load_atoms(self) -> None:
+        if self.selected_index is None or self.state is None:
+            return
+        self._compute_atoms(self.state.fusion, self.state.reduction, self.selected_index)
+
+    @work(thread=True, exclusive=True, group="atoms")
+    def _compute_atoms(self, fusion: str, reduction: str, index: int) -> tuple[Any, ...]:
+        return (fusion, reduction, index), self.session.crystal_atoms(fusion, reduction, index)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "atoms":
+            super().on_worker_state_changed(event)
+            return
+        if event.state != WorkerState.SUCCESS:
+            return
+        event.stop()
+        (fusion, reduction, index), atoms = event.worker.result
+        state = self.state
+        if state is None or (fusion, reduction, index) != (
+            state.fusion,
+            state.reduction,
+            self.selected_index,
+        ):
+            return
+        self.atoms = atoms
+        self._show_atoms(index, atoms)
+
+    def _show_atoms(self, index: int, atoms: list[AtomRow]) -> None:
+        table = self.query_one("#atoms-table", DataTable)
+        table.clear()
+        for a in atoms:
+            table.add_row(
+                Text(str(a.index), justify="right"),
+                a.symbol,
+                Text(fmt(a.alpha), justify="right"),
+                Text(fmt(a.injection), justify="right"),
+            )
+        c = next((c for c in self.view.crystals if c.index == index), None) if self.view else None
+        if c is not None:
+            pred = f" · prediction {fmt(c.prediction)}" if c.prediction is not None else ""
+            title = (
+                f"crystal {c.id} · {c.formula} · {c.n_atoms} atoms · target {fmt(c.target)}"
+                f"{pred} · mean α {fmt(c.mean_alpha)} · sort a/y/P/n · jump l/m/h"
+            )
+            self.query_one("#crystals-title", Static).update(Text(title, style="bold"))
+
+    def export_table(self) -> Table:
+        view: CrystalsView = self.view
+        header = [
+            "index",
+            "id",
+            "formula",
+            "n_atoms",
+            "target",
+            "prediction",
+            f"mean_alpha_{view.reduction}",
+        ]
+        rows = [
+            [c.index, c.id, c.formula, c.n_atoms, c.target, c.prediction, c.mean_alpha]
+            for c in sort_crystals(view.crystals, self.sort_column, self.sort_reverse)
+        ]
+        return header, rows

@@ -1,0 +1,1 @@
+"""Reusable widgets and screens of the explorer, one per file."""
