@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from model_factory import random_state_dict, small_config
 
 from alpha_tui.checkpoint.config import ModelConfig
-from model_factory import random_state_dict, small_config
 
 H = 16
 

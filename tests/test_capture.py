@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import threading
 
+import crystal_factory as cf
 import numpy as np
 import pytest
 import torch
+from closed_form import H, closed_form_checkpoint, cos
 
-import crystal_factory as cf
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.capture.run import CaptureCancelled, CaptureInput, capture, derangement
 from alpha_tui.data.graphs import build_graph
 from alpha_tui.model.build import build_model
-from closed_form import H, closed_form_checkpoint, cos
 
 FUSION = "middle_fusion_modules.layer_2"
 TEXT_T = f"{FUSION}.text_transform"
@@ -48,9 +48,7 @@ def test_capture_matches_closed_form(crystals):
     assert cache.gates[FUSION].shape == (n_atoms, H)
     np.testing.assert_allclose(cache.gates[FUSION], np.tile(form.alpha, (n_atoms, 1)), atol=1e-6)
     np.testing.assert_allclose(cache.text_transform[FUSION], np.tile(form.v, (5, 1)), atol=1e-5)
-    np.testing.assert_allclose(
-        cache.fusion_input_norm[FUSION], np.linalg.norm(form.x0), rtol=1e-5
-    )
+    np.testing.assert_allclose(cache.fusion_input_norm[FUSION], np.linalg.norm(form.x0), rtol=1e-5)
     names = [layer.name for layer in cache.layers]
     assert names == [
         "alignn_layers.0",

@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import json
 
+import crystal_factory as cf
 import numpy as np
 import pytest
 import torch
-
-import crystal_factory as cf
-from alpha_tui.cli import main
 from closed_form import H, closed_form_checkpoint, cos
+
+from alpha_tui.cli import main
 
 FUSION = "middle_fusion_modules.layer_2"
 CRYSTALS = {

@@ -167,9 +167,7 @@ class ActivationCache:
                 fusion_modules=list(fusion),
                 gates={n: data[f"gates_{i}"] for i, n in enumerate(fusion)},
                 text_transform={n: data[f"text_transform_{i}"] for i, n in enumerate(fusion)},
-                fusion_input_norm={
-                    n: data[f"fusion_input_norm_{i}"] for i, n in enumerate(fusion)
-                },
+                fusion_input_norm={n: data[f"fusion_input_norm_{i}"] for i, n in enumerate(fusion)},
                 layers=layers,
                 layer_norms={x.name: data[f"layer_norm_{i}"] for i, x in enumerate(layers)},
                 text_sources=[TextSource(n, int(w)) for n, w in header["text_sources"]],

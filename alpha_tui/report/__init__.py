@@ -1,0 +1,1 @@
+"""The headless diagnosis: a JSON-able report and its plain-text rendering."""
