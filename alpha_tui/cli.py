@@ -160,6 +160,10 @@ def cmd_open(args: argparse.Namespace) -> int:
         initial_reduction=args.reduction,
     )
     app.run()
+    message = getattr(app, "error_message", None)
+    if message:
+        # the screen is gone once the app exits: leave the reason in the scrollback
+        print(f"alpha-tui: error: {message}", file=sys.stderr)
     return int(app.return_code or 0)
 
 
