@@ -10,7 +10,7 @@ TORCH_PIN ?= torch==2.13.0
 DGL_SET := torch==2.2.1 dgl==2.1.0 torchdata==0.7.1 "numpy<2" pandas packaging pyyaml pydantic
 export DGLBACKEND := pytorch
 
-.PHONY: run test test-dgl lint bench samples clean
+.PHONY: run test test-dgl lint bench samples screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -33,17 +33,26 @@ test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -m "not dgl" -q
 
 test-dgl: $(VENV_DGL)/.installed
-	$(VENV_DGL)/bin/python -m pytest -m dgl -q -p no:textual-snapshot
+	$(VENV_DGL)/bin/python -m pytest -m "dgl or both_lanes" -q -p no:textual-snapshot
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check alpha_tui tests
 	$(VENV)/bin/ruff format --check alpha_tui tests
 
 bench: $(VENV)/.installed
-	$(VENV)/bin/python -m tests.benchmarks.run
+	$(VENV)/bin/python tests/benchmarks/run.py
 
 samples: $(VENV)/.installed
 	$(VENV)/bin/alpha-tui make-samples
 
 clean:
 	rm -rf $(VENV) $(VENV_DGL) .pytest_cache .ruff_cache
+
+# README pictures: every pane of the explorer on the bundled sample, drawn by the app.
+screenshots: $(VENV)/.installed
+	$(VENV)/bin/python -c "from pathlib import Path; \
+	from alpha_tui.capture.pipeline import RunOptions, run_pipeline; \
+	from alpha_tui.analysis.session import AnalysisSession; \
+	from alpha_tui.tui.screenshots import render_pane_screenshots; \
+	session = AnalysisSession(run_pipeline(RunOptions(Path('sample_checkpoints/gap_fusion2.pt')))); \
+	print(*render_pane_screenshots(session, Path('sample_checkpoints/screenshots')), sep='\n')"

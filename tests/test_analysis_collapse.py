@@ -9,6 +9,8 @@ import pytest
 
 from alpha_tui.analysis.collapse import ARTEFACT_MIN_EFFECTIVE_DIMS, collapse_diagnostic
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 
 def _block_gates(n_atoms: int, hidden: int, blocks: int, seed: int) -> np.ndarray:
     """Gates made of `blocks` independent uniform values, each repeated hidden/blocks times."""

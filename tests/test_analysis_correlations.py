@@ -13,6 +13,8 @@ from alpha_tui.analysis.correlations import (
     pearson_r,
 )
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 
 def test_pearson_matches_corrcoef_and_ignores_nan_targets() -> None:
     rng = np.random.default_rng(11)

@@ -13,6 +13,8 @@ from alpha_tui.analysis.crystals import crystal_atoms, crystal_means, crystal_su
 from alpha_tui.analysis.elements import atomic_number, element_stats, element_symbol
 from alpha_tui.errors import UserError
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 
 def test_symbol_table_matches_jarvis_for_all_103_elements() -> None:
     specie = pytest.importorskip("jarvis.core.specie")

@@ -10,6 +10,8 @@ from alpha_tui.analysis.layer_flow import MATCH, SKIPPED, layer_flow_rows
 from alpha_tui.capture.cache import LayerFlow, LayerInfo
 from alpha_tui.errors import UserError
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 H = 16
 COUNTS = [2, 4, 2]  # 8 atoms
 COS = {"alignn_layers.0": 0.1, "middle_fusion_modules.layer_2": 0.5, "gcn_layers.0": 0.3}

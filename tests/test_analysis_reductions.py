@@ -20,6 +20,8 @@ from alpha_tui.analysis.reductions import (
 )
 from alpha_tui.errors import UserError
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 # H = 8; binary fractions so float32 storage is exact.
 ROWS = [
     [0.0625, 0.9375, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875],

@@ -15,6 +15,8 @@ from alpha_tui.analysis.statistics import alpha_stats
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 FUSION = "middle_fusion_modules.layer_2"
 
 

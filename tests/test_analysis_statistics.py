@@ -9,6 +9,8 @@ import pytest
 
 from alpha_tui.analysis.statistics import alpha_stats, histogram
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 VALUES = np.arange(1, 101) / 100.0  # 0.01 .. 1.00
 
 

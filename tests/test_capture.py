@@ -16,6 +16,8 @@ from alpha_tui.capture.run import CaptureCancelled, CaptureInput, capture, deran
 from alpha_tui.data.graphs import build_graph
 from alpha_tui.model.build import build_model
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 FUSION = "middle_fusion_modules.layer_2"
 TEXT_T = f"{FUSION}.text_transform"
 

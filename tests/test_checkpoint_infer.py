@@ -17,6 +17,8 @@ from alpha_tui.checkpoint.infer import (
     strip_wrapper_prefix,
 )
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 # --- an independent statement of the key layout, built from plain torch.nn ---------------
 
 

@@ -27,6 +27,8 @@ from torch import nn
 from alpha_tui.checkpoint.loader import LoadedCheckpoint, load_checkpoint
 from alpha_tui.errors import UserError
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 SPEC = NetSpec(hidden=16, alignn_layers=3, gcn_layers=2, fusion_layers=(1, 2), fusion_hidden=12)
 
 

@@ -23,6 +23,8 @@ from alpha_tui.checkpoint import safe_unpickle
 from alpha_tui.checkpoint.loader import load_checkpoint
 from alpha_tui.errors import UserError
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 SPEC = NetSpec(hidden=8, alignn_layers=1, gcn_layers=1, fusion_layers=(0,), fusion_hidden=4)
 SYSTEM = f"{os.system.__module__}.system"  # posix.system on Linux
 

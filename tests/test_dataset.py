@@ -13,6 +13,8 @@ from alpha_tui.data.dataset import map_columns, read_dataset
 from alpha_tui.data.structures import StructureError, read_structure
 from alpha_tui.errors import UserError
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 TEXT = "NaCl is Halite, Rock Salt structured and crystallizes in the cubic Fm-3m space group."
 
 BAD_CIF = """data_broken

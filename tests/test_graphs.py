@@ -22,6 +22,8 @@ import torch
 from alpha_tui.data.batching import collate
 from alpha_tui.data.graphs import CrystalGraph, build_graph
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 A = 4.0
 
 

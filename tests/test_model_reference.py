@@ -21,6 +21,8 @@ from alpha_tui.model.build import build_model
 from alpha_tui.model.fusion import CrossModalAttention, MiddleFusionModule
 from alpha_tui.model.layers import EdgeGatedGraphConv, ProjectionHead, RBFExpansion
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 BN_EPS = 1e-5
 LN_EPS = 1e-5
 

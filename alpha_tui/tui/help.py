@@ -30,7 +30,11 @@ PANES_TEXT = """\
                 baseline from another crystal's text), norms, and MATCH/SKIPPED per pair
 5 Crystals      one row per crystal; l/m/h jump to lowest/median/highest mean alpha;
                 the highlighted crystal's atoms with alpha and injection
-6 Correlations  crystal mean alpha against the target (Pearson r) and by crystal size"""
+6 Correlations  crystal mean alpha against the target (Pearson r) and by crystal size
+
+Reading the guides: "text-heavy" (< 0.3) and "graph-heavy" (> 0.7) are the users'
+labels, kept so numbers compare with their figures. In the fusion module
+out = LayerNorm(x + alpha * text), so a larger alpha lets more text in."""
 
 
 #: Which pane an action belongs to (everything else works everywhere).
