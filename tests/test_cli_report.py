@@ -18,6 +18,8 @@ from closed_form import H, closed_form_checkpoint, cos
 
 from alpha_tui.cli import main
 
+pytestmark = pytest.mark.both_lanes  # also run by make test-dgl (torch 2.2, numpy<2)
+
 FUSION = "middle_fusion_modules.layer_2"
 CRYSTALS = {
     "NaCl": (cf.rocksalt, 0.0),
