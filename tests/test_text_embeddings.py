@@ -267,3 +267,13 @@ def test_encoder_of_the_wrong_width_is_refused_before_encoding(
             cache_dir=tmp_path / "c",
         )
     assert calls == []
+
+
+def test_unreadable_pt_is_one_short_line(tmp_path):
+    bad = tmp_path / "emb.pt"
+    bad.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(UserError) as info:
+        load_embeddings_file(bad, ["a"], 4)
+    message = str(info.value)
+    assert "not a .pt file of plain tensors" in message
+    assert "\n" not in message and len(message) < 200

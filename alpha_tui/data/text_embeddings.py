@@ -80,7 +80,14 @@ def _read_npz(path: Path) -> tuple[dict[str, int], np.ndarray]:
 def _read_pt(path: Path) -> tuple[dict[str, int], np.ndarray]:
     import torch
 
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch's own messages run to a paragraph
+        raise UserError(
+            f"cannot read text embeddings {path.name}: not a .pt file of plain tensors "
+            f"({type(exc).__name__}); save a dict id -> vector with torch.save, or an npz "
+            "with 'ids' and 'embeddings'"
+        ) from exc
     if not isinstance(obj, dict):
         raise UserError(
             f"{path.name} holds a {type(obj).__name__}; save a dict id -> vector or "
