@@ -273,7 +273,7 @@ def test_unreadable_pt_is_one_short_line(tmp_path):
     bad = tmp_path / "emb.pt"
     bad.write_bytes(bytes(range(256)) * 4)
     with pytest.raises(UserError) as info:
-        load_embeddings_file(bad, ["a"], 4)
+        te.load_embeddings_file(bad, ["a"], 4)
     message = str(info.value)
     assert "not a .pt file of plain tensors" in message
     assert "\n" not in message and len(message) < 200
