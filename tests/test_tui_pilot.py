@@ -270,7 +270,7 @@ async def test_text_projection_shows_every_layer_skipped(session: AnalysisSessio
         ]
         assert len(skipped_rows) == len(cache.layers)
         assert all(str(row[3]) == f"SKIPPED({hidden}≠{proj_width})" for row in skipped_rows)
-        assert all(str(row[5]).endswith(f",{proj_width}]") for row in skipped_rows)
+        assert all(str(row[7]).endswith(f",{proj_width}]") for row in skipped_rows)
         assert f"SKIPPED({hidden}≠{proj_width})" in screen_text(app)
 
 

@@ -143,10 +143,11 @@ class LayersPane(Pane):
             ("label", "layer"),
             ("source", "text source"),
             ("status", "status"),
-            ("layer_shape", "layer shape"),
-            ("text_shape", "text shape"),
+            # numbers before shapes: at 80 columns the cosines must stay on screen
             ("cos", "cos mean ± std"),
             ("null", "null mean ± std"),
+            ("layer_shape", "layer shape"),
+            ("text_shape", "text shape"),
             ("layer", "module"),
         ):
             table.add_column(label, key=key)
@@ -215,10 +216,10 @@ class LayersPane(Pane):
                 r.label,
                 short_source(r.text_source),
                 status,
-                f"[{a},{r.layer_width}]",
-                f"[{c},{r.text_width}]→[{a},{r.text_width}]",
                 fmt_pm(r.cos_mean, r.cos_std),
                 fmt_pm(r.null_mean, r.null_std),
+                f"[{a},{r.layer_width}]",
+                f"[{c},{r.text_width}]→[{a},{r.text_width}]",
                 r.layer,
                 key=f"{i}:{r.layer}|{r.text_source}",
             )
