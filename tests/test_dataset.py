@@ -263,3 +263,34 @@ def test_header_only_csv_is_a_user_error(tmp_path: Path) -> None:
     _write_csv(tmp_path / "description.csv", ["id", "formula", "target", "text"], [])
     with pytest.raises(UserError, match="no data rows"):
         read_dataset(tmp_path)
+
+
+def test_second_open_with_graph_cache_parses_no_structure(tmp_path: Path, monkeypatch) -> None:
+    from alpha_tui.data import dataset as dataset_module
+    from alpha_tui.data.graph_cache import GraphCache
+    from alpha_tui.data.graphs import build_graph
+
+    csv_path = _jarvis_dataset(tmp_path / "data")
+    cache = GraphCache(tmp_path / "graphs")
+    first = read_dataset(csv_path, graph_cache=cache)
+    assert all(r.graph is None and r.atoms is not None for r in first.records)
+    for record in first.records:
+        cache.get_or_build(record.path, record.atoms)
+
+    cached = {r.path for r in first.records}
+
+    def no_parsing(path):
+        if path in cached:
+            raise AssertionError(f"parsed {path} although its graph is cached")
+        return read_structure(path)  # the unparsable one is still read and still skipped
+
+    monkeypatch.setattr(dataset_module, "read_structure", no_parsing)
+    second = read_dataset(csv_path, graph_cache=cache)
+    assert [r.id for r in second.records] == [r.id for r in first.records]
+    assert [p.reason for p in second.problems] == [p.reason for p in first.problems]
+    for before, after in zip(first.records, second.records, strict=True):
+        assert after.atoms is None and after.graph is not None
+        assert after.n_atoms == before.n_atoms == after.graph.num_nodes
+        expected = build_graph(before.atoms)
+        np.testing.assert_array_equal(after.graph.src, expected.src)
+        np.testing.assert_array_equal(after.graph.atomic_numbers, expected.atomic_numbers)

@@ -20,6 +20,7 @@ from alpha_tui.capture.run import CaptureCancelled, CaptureInput, ProgressCallba
 from alpha_tui.checkpoint.loader import load_checkpoint
 from alpha_tui.data.dataset import read_dataset
 from alpha_tui.data.graph_cache import GraphCache
+from alpha_tui.data.structures import read_structure
 from alpha_tui.data.text_embeddings import text_embeddings_for
 from alpha_tui.errors import UserError
 from alpha_tui.model.build import build_model
@@ -104,21 +105,28 @@ def run_pipeline(
             f"no data for {options.checkpoint.name}: pass --data <folder with cif/ and "
             "description.csv>"
         )
+    graph_cache = GraphCache(options.cache_dir / "graphs" if options.cache_dir else None)
     dataset = read_dataset(
         data_path,
         max_atoms=options.max_atoms,
         limit=options.limit,
         progress=lambda d, t: report(d, t, "structures"),
+        graph_cache=graph_cache,
     )
     records = dataset.records
-
-    graph_cache = GraphCache(options.cache_dir / "graphs" if options.cache_dir else None)
     graphs = []
     kept = []
     problems = [p.to_dict() for p in dataset.problems]
     for i, record in enumerate(records):
         try:
-            graphs.append(graph_cache.get_or_build(record.path, record.atoms))
+            if record.graph is not None:
+                graphs.append(record.graph)
+            else:
+                graphs.append(
+                    graph_cache.get_or_build(
+                        record.path, record.atoms if record.atoms is not None else read_structure
+                    )
+                )
             kept.append(record)
         except ValueError as exc:  # degenerate cells the neighbour search cannot handle
             problems.append(Problem("skipped-row", record.id, f"graph not built: {exc}").to_dict())

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from alpha_tui.data.graph_cache import GraphCache, graph_key
+from alpha_tui.data.graphs import CrystalGraph
 from alpha_tui.data.structures import StructureError, read_structure
 from alpha_tui.errors import UserError
 from alpha_tui.problems import Problem
@@ -52,6 +54,10 @@ _TEXT_NAMES = {
 }  # fmt: skip
 
 
+GRAPH_CUTOFF = 8.0  # the users' graphs: jarvis atom_dgl_multigraph(cutoff=8, max_neighbors=12)
+GRAPH_MAX_NEIGHBORS = 12
+
+
 @dataclass
 class CrystalRecord:
     id: str
@@ -59,8 +65,9 @@ class CrystalRecord:
     target: float
     text: str
     path: Path
-    atoms: Atoms  # primitive cell as the training pipeline read it
+    atoms: Atoms | None  # primitive cell as the training pipeline read it; None: graph cached
     n_atoms: int
+    graph: CrystalGraph | None = None  # from the graph cache, when the file was seen before
 
 
 @dataclass(frozen=True)
@@ -125,8 +132,14 @@ def read_dataset(
     max_atoms: int = DEFAULT_MAX_ATOMS,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    graph_cache: GraphCache | None = None,
 ) -> Dataset:
-    """Usable crystals of a dataset folder or CSV, with a Problem for every skipped row."""
+    """Usable crystals of a dataset folder or CSV, with a Problem for every skipped row.
+
+    With a ``graph_cache``, a structure whose graph is cached (same file bytes) is not
+    parsed again: parsing CIFs with spglib's primitive reduction is the slow part of a
+    second open, and the cached graph knows its atom count for ``max_atoms``.
+    """
     root, csv_path = resolve_data_path(path)
     header, rows = _read_csv(csv_path)
     if not rows:
@@ -150,7 +163,9 @@ def read_dataset(
         if limit is not None and len(records) >= limit:
             break
         examined += 1
-        record, reason, rid = _read_row(line, row, columns, search_dirs, root, max_atoms)
+        record, reason, rid = _read_row(
+            line, row, columns, search_dirs, root, max_atoms, graph_cache
+        )
         if record is not None and record.id in first_row_of:
             record, reason = None, f"duplicate id (first at row {first_row_of[record.id]})"
         if record is None:
@@ -300,6 +315,7 @@ def _read_row(
     search_dirs: Sequence[Path],
     root: Path,
     max_atoms: int,
+    graph_cache: GraphCache | None = None,
 ) -> tuple[CrystalRecord | None, str, str]:
     """(record, "", id) or (None, reason, id) for one CSV row."""
     needed = max(
@@ -321,11 +337,16 @@ def _read_row(
     if path is None:
         expected = search_dirs[0] / f"{rid}.cif"
         return None, f"CIF missing ({_relative(expected, root)})", rid
-    try:
-        atoms = read_structure(path)
-    except StructureError as exc:
-        return None, exc.reason, rid
-    n_atoms = int(atoms.num_atoms)
+    graph = _cached_graph(graph_cache, path)
+    atoms = None
+    if graph is not None:
+        n_atoms = graph.num_nodes
+    else:
+        try:
+            atoms = read_structure(path)
+        except StructureError as exc:
+            return None, exc.reason, rid
+        n_atoms = int(atoms.num_atoms)
     if n_atoms > max_atoms:
         return None, f"{n_atoms} atoms > --max-atoms {max_atoms}", rid
     formula = row[columns.formula] if columns.formula is not None else ""
@@ -337,8 +358,19 @@ def _read_row(
         path=path,
         atoms=atoms,
         n_atoms=n_atoms,
+        graph=graph,
     )
     return record, "", rid
+
+
+def _cached_graph(cache: GraphCache | None, path: Path) -> CrystalGraph | None:
+    if cache is None or not cache.enabled:
+        return None
+    try:
+        key = graph_key(path.read_bytes(), GRAPH_CUTOFF, GRAPH_MAX_NEIGHBORS)
+    except OSError:
+        return None
+    return cache.load(key)
 
 
 def find_structure(rid: str, search_dirs: Sequence[Path]) -> Path | None:
