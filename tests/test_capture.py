@@ -166,3 +166,26 @@ def test_derangement_has_no_fixed_point(n):
 
 def test_derangement_needs_two():
     assert derangement(1) is None
+
+
+def test_text_scale_of_later_forks_is_part_of_the_injected_text(crystals):
+    """With a learnt text_scale the module injects scale * text_transform(text)."""
+    form = closed_form_checkpoint()
+    state = dict(form.state_dict)
+    state[f"{FUSION}.text_scale"] = torch.tensor(2.5)
+    built = build_model(form.config, state, backend="native")
+    assert built.model.get_submodule(FUSION).text_scale is not None
+    data = CaptureInput(
+        ids=[str(i) for i in range(5)],
+        formulas=["F"] * 5,
+        targets=np.zeros(5),
+        graphs=crystals,
+        text=np.zeros((5, form.config.text_input_features), np.float32),
+    )
+    cache = capture(built.model, data, batch_size=5)
+    np.testing.assert_allclose(
+        cache.text_transform[FUSION], np.tile(2.5 * form.v, (5, 1)), rtol=1e-5
+    )
+    session = AnalysisSession(cache)
+    injection = np.linalg.norm(form.alpha * 2.5 * form.v) / np.linalg.norm(form.x0)
+    np.testing.assert_allclose(session.alpha(FUSION, "injection"), injection, rtol=1e-4)

@@ -101,7 +101,12 @@ def compute_text_sources(
     sources = {names.text_projection: text64}
     for fusion in fusion_modules:
         transform = get_module(model, f"{fusion}.{names.text_transform_child}")
-        sources[f"{fusion}.{names.text_transform_child}"] = transform(text64)
+        text = transform(text64)
+        # Later forks multiply by a learnt scalar before injecting; keep what is injected.
+        scale = getattr(get_module(model, fusion), "text_scale", None)
+        if isinstance(scale, torch.Tensor):
+            text = text * scale
+        sources[f"{fusion}.{names.text_transform_child}"] = text
     return sources
 
 

@@ -25,7 +25,7 @@ ProgressCallback = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class TrainSettings:
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 16
     learning_rate: float = 1e-3
     weight_decay: float = 1e-5
