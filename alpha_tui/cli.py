@@ -108,6 +108,11 @@ def run_options(args: argparse.Namespace):
     from alpha_tui.capture.pipeline import RunOptions
 
     checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
+    if args.checkpoint is None and not DEFAULT_CHECKPOINT.is_file():
+        raise UserError(
+            "no checkpoint given and the bundled sample is not here (it ships with the "
+            "source tree, not the wheel); pass a checkpoint: alpha-tui CKPT --data DIR"
+        )
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
     if args.limit is not None and args.limit < 1:
