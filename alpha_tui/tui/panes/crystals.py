@@ -90,13 +90,15 @@ class CrystalsPane(Pane):
 
     def on_mount(self) -> None:
         table = self.query_one("#crystals-table", DataTable)
+        # mean alpha right after the id: it is what the pane sorts and jumps by, and
+        # must stay visible when a narrow terminal cuts the table
         table.add_column("#", key="index")
         table.add_column("id", key="id")
-        table.add_column("formula", key="formula")
-        table.add_column("atoms", key="atoms")
+        table.add_column("mean α", key="alpha")
         table.add_column("target", key="target")
         table.add_column("prediction", key="prediction")
-        table.add_column("mean α", key="alpha")
+        table.add_column("atoms", key="atoms")
+        table.add_column("formula", key="formula")
         atoms = self.query_one("#atoms-table", DataTable)
         atoms.can_focus = False
         for key, label in (
@@ -134,11 +136,11 @@ class CrystalsPane(Pane):
             table.add_row(
                 Text(str(c.index), justify="right"),
                 c.id,
-                c.formula,
-                Text(str(c.n_atoms), justify="right"),
+                Text(fmt(c.mean_alpha), justify="right"),
                 Text(fmt(c.target), justify="right"),
                 Text(fmt(c.prediction), justify="right"),
-                Text(fmt(c.mean_alpha), justify="right"),
+                Text(str(c.n_atoms), justify="right"),
+                c.formula,
                 key=str(c.index),
             )
         arrow = "▼" if self.sort_reverse else "▲"
