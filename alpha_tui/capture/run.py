@@ -28,6 +28,7 @@ from alpha_tui.capture.hooks import (
     get_module,
     hooks_attached,
 )
+from alpha_tui.capture.memory import HeapTrimmer
 from alpha_tui.data.batching import collate
 from alpha_tui.data.graphs import CrystalGraph
 from alpha_tui.errors import UserError
@@ -191,6 +192,7 @@ def capture(
             hooks[fusion] = fusion_hook(fusion)
             hooks[f"{fusion}.{names.gate_child}"] = gate_hook(fusion)
 
+        trim_heap = HeapTrimmer()
         with hooks_attached(model, hooks):
             for start in range(0, n, batch_size):
                 if cancel is not None and cancel.is_set():
@@ -205,6 +207,8 @@ def capture(
                 out = model(batch)
                 if out is not None and prediction_available:
                     predictions.append(out.reshape(stop - start, -1)[:, 0].double().cpu().numpy())
+                del batch, out
+                trim_heap()
                 if progress is not None:
                     progress(stop, n, "capture")
 

@@ -45,6 +45,12 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def resident_mib() -> float:
+    """Current resident set size (Linux), to see whether capture keeps memory."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096 / 2**20
+
+
 def cache_bytes(cache) -> int:
     total = 0
     for value in cache.__dict__.values():
@@ -92,6 +98,9 @@ def main() -> int:
     def hooked():
         return capture(built.model, data, batch_size=args.batch_size)
 
+    before = resident_mib()
+    hooked()
+    rss_growth = resident_mib() - before
     plain()  # warm-up: allocator and kernel caches, so the first timed pass is not penalised
     hooked()
     plain_times, capture_times, cache = [], [], None
@@ -136,6 +145,7 @@ def main() -> int:
         "hook_overhead_pct": round(100 * (t_capture - t_plain) / t_plain, 1),
         "capture_crystals_per_s": round(len(records) / t_capture, 1),
         "cache_mib": round(cache_bytes(cache) / 2**20, 2),
+        "first_capture_rss_growth_mib": round(rss_growth, 1),
         "cache_bytes_per_atom": round(cache_bytes(cache) / n_atoms, 1),
         "reduction_ms_cold": reductions,
         "view_ms_cold": views,
