@@ -67,6 +67,46 @@ def cache_bytes(cache) -> int:
     return total
 
 
+def pipeline_growth(checkpoint: Path, trim: bool) -> float:
+    """RSS growth over the capture stage of ``run_pipeline``, as ``alpha-tui`` runs it.
+
+    Each measurement runs in a fresh interpreter so earlier passes do not shape the heap.
+    """
+    import subprocess
+
+    flag = "--probe-trim" if trim else "--probe-notrim"
+    out = subprocess.run(
+        [sys.executable, __file__, "--checkpoint", str(checkpoint), flag],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def probe_pipeline(checkpoint: Path, trim: bool) -> int:
+    import alpha_tui.capture.run as capture_run
+    from alpha_tui.capture.pipeline import RunOptions, run_pipeline
+
+    if not trim:
+
+        class NoTrim:
+            def __call__(self) -> None:
+                pass
+
+        capture_run.HeapTrimmer = NoTrim  # type: ignore[assignment,misc]
+    marks: dict[str, float] = {}
+
+    def progress(done: int, total: int, stage: str) -> None:
+        if stage == "capture":
+            marks.setdefault("start", resident_mib())
+            marks["end"] = resident_mib()
+
+    run_pipeline(RunOptions(checkpoint, backend="native"), progress)
+    print(round(marks["end"] - marks["start"], 1))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument(
@@ -74,8 +114,12 @@ def main() -> int:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--probe-trim", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--probe-notrim", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.probe_trim or args.probe_notrim:
+        return probe_pipeline(args.checkpoint, trim=args.probe_trim)
 
     loaded = load_checkpoint(args.checkpoint)
     built = build_model(loaded.config, loaded.state_dict, backend="native")
@@ -146,6 +190,8 @@ def main() -> int:
         "capture_crystals_per_s": round(len(records) / t_capture, 1),
         "cache_mib": round(cache_bytes(cache) / 2**20, 2),
         "first_capture_rss_growth_mib": round(rss_growth, 1),
+        "pipeline_capture_rss_growth_mib": pipeline_growth(args.checkpoint, trim=True),
+        "pipeline_capture_rss_growth_untrimmed_mib": pipeline_growth(args.checkpoint, trim=False),
         "cache_bytes_per_atom": round(cache_bytes(cache) / n_atoms, 1),
         "reduction_ms_cold": reductions,
         "view_ms_cold": views,
