@@ -41,7 +41,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check alpha_tui tests
 
 bench: $(VENV)/.installed
-	$(VENV)/bin/python tests/benchmarks/run.py
+	$(VENV)/bin/python tests/benchmarks/run.py --repeat 5
 
 samples: $(VENV)/.installed
 	$(VENV)/bin/alpha-tui make-samples
