@@ -100,17 +100,6 @@ def test_two_fusion_modules_and_mixed_widths() -> None:
     assert lines[2].startswith("text_projection (8): all 10 layers MATCH")
 
 
-def test_session_on_saved_and_reloaded_cache(tmp_path) -> None:
-    c = make_cache()
-    path = tmp_path / "cache.npz"
-    c.save(path)
-    a, b = AnalysisSession(c), AnalysisSession(ActivationCache.load(path))
-    for red in ("mean", "pc1", "injection"):
-        np.testing.assert_array_equal(a.alpha(FUSION, red), b.alpha(FUSION, red))
-    assert a.verdicts() == b.verdicts()
-    assert [r.to_dict() for r in a.layer_flow()] == [r.to_dict() for r in b.layer_flow()]
-
-
 def _arrays(cache: ActivationCache) -> dict[str, np.ndarray]:
     out = {"targets": cache.targets, "gates": cache.gates[FUSION]}
     out.update({f"cos:{k}": f.cos for k, f in cache.flows.items() if f.cos is not None})

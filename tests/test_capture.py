@@ -11,7 +11,6 @@ import torch
 from closed_form import H, closed_form_checkpoint, cos
 
 from alpha_tui.analysis.session import AnalysisSession
-from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.capture.run import CaptureCancelled, CaptureInput, capture, derangement
 from alpha_tui.data.graphs import build_graph
 from alpha_tui.model.build import build_model
@@ -106,23 +105,6 @@ def test_session_numbers_from_capture(crystals):
     assert session.stats(FUSION, "dim:3").mean == pytest.approx(form.alpha[3], abs=1e-6)
     injection = np.linalg.norm(form.alpha * form.v) / np.linalg.norm(form.x0)
     np.testing.assert_allclose(session.alpha(FUSION, "injection"), injection, rtol=1e-4)
-
-
-def test_cache_round_trips_through_npz(crystals, tmp_path):
-    _, cache = run_capture(crystals, closed_form_checkpoint())
-    cache.meta["device"] = "cpu"
-    path = tmp_path / "cache.npz"
-    cache.save(path)
-    again = ActivationCache.load(path)
-    assert again.crystal_ids == cache.crystal_ids
-    assert again.layers == cache.layers
-    np.testing.assert_array_equal(again.gates[FUSION], cache.gates[FUSION])
-    for key, flow in cache.flows.items():
-        other = again.flows[key]
-        assert (other.cos is None) == (flow.cos is None)
-        if flow.cos is not None:
-            np.testing.assert_array_equal(other.cos, flow.cos)
-    assert again.meta == cache.meta
 
 
 def test_cancel_stops_the_pass_and_removes_hooks(crystals):
