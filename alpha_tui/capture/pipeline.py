@@ -20,7 +20,7 @@ from alpha_tui.capture.run import CaptureCancelled, CaptureInput, ProgressCallba
 from alpha_tui.checkpoint.loader import load_checkpoint
 from alpha_tui.data.dataset import read_dataset
 from alpha_tui.data.graph_cache import GraphCache
-from alpha_tui.data.structures import read_structure
+from alpha_tui.data.graphs import build_graph
 from alpha_tui.data.text_embeddings import text_embeddings_for
 from alpha_tui.errors import UserError
 from alpha_tui.model.build import build_model
@@ -119,14 +119,12 @@ def run_pipeline(
     problems = [p.to_dict() for p in dataset.problems]
     for i, record in enumerate(records):
         try:
-            if record.graph is not None:
-                graphs.append(record.graph)
-            else:
-                graphs.append(
-                    graph_cache.get_or_build(
-                        record.path, record.atoms if record.atoms is not None else read_structure
-                    )
-                )
+            graph = record.graph
+            if graph is None:  # looked up (and missed) by read_dataset already
+                graph = build_graph(record.atoms)
+                if record.cache_key is not None:
+                    graph_cache.store(record.cache_key, graph)
+            graphs.append(graph)
             kept.append(record)
         except ValueError as exc:  # degenerate cells the neighbour search cannot handle
             problems.append(Problem("skipped-row", record.id, f"graph not built: {exc}").to_dict())

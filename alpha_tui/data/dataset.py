@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alpha_tui.data.graph_cache import GraphCache, graph_key
+from alpha_tui.data.graph_cache import GraphCache
 from alpha_tui.data.graphs import CrystalGraph
 from alpha_tui.data.structures import StructureError, read_structure
 from alpha_tui.errors import UserError
@@ -54,10 +54,6 @@ _TEXT_NAMES = {
 }  # fmt: skip
 
 
-GRAPH_CUTOFF = 8.0  # the users' graphs: jarvis atom_dgl_multigraph(cutoff=8, max_neighbors=12)
-GRAPH_MAX_NEIGHBORS = 12
-
-
 @dataclass
 class CrystalRecord:
     id: str
@@ -68,6 +64,7 @@ class CrystalRecord:
     atoms: Atoms | None  # primitive cell as the training pipeline read it; None: graph cached
     n_atoms: int
     graph: CrystalGraph | None = None  # from the graph cache, when the file was seen before
+    cache_key: str | None = None  # graph-cache key of the file, to store a graph built later
 
 
 @dataclass(frozen=True)
@@ -337,7 +334,7 @@ def _read_row(
     if path is None:
         expected = search_dirs[0] / f"{rid}.cif"
         return None, f"CIF missing ({_relative(expected, root)})", rid
-    graph = _cached_graph(graph_cache, path)
+    key, graph = graph_cache.lookup(path) if graph_cache is not None else (None, None)
     atoms = None
     if graph is not None:
         n_atoms = graph.num_nodes
@@ -359,18 +356,9 @@ def _read_row(
         atoms=atoms,
         n_atoms=n_atoms,
         graph=graph,
+        cache_key=key,
     )
     return record, "", rid
-
-
-def _cached_graph(cache: GraphCache | None, path: Path) -> CrystalGraph | None:
-    if cache is None or not cache.enabled:
-        return None
-    try:
-        key = graph_key(path.read_bytes(), GRAPH_CUTOFF, GRAPH_MAX_NEIGHBORS)
-    except OSError:
-        return None
-    return cache.load(key)
 
 
 def find_structure(rid: str, search_dirs: Sequence[Path]) -> Path | None:

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from jarvis.core.atoms import Atoms
 
 
+GRAPH_CUTOFF = 8.0  # the users' graphs: jarvis atom_dgl_multigraph(cutoff=8, max_neighbors=12)
+GRAPH_MAX_NEIGHBORS = 12
+
+
 def default_cache_root(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_CACHE_HOME/alpha-tui`` (``~/.cache/alpha-tui`` when unset), per XDG."""
     env = os.environ if environ is None else environ
@@ -72,12 +76,36 @@ class GraphCache:
     def entry_path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.npz"
 
+    def lookup(
+        self,
+        path: str | Path,
+        cutoff: float = GRAPH_CUTOFF,
+        max_neighbors: int = GRAPH_MAX_NEIGHBORS,
+    ) -> tuple[str | None, CrystalGraph | None]:
+        """(key, cached graph or None); the key lets a caller ``store`` what it builds.
+
+        The file is read and hashed once here, so a reader that parses the structure
+        on a miss never reads it a third time.
+        """
+        if not self.enabled:
+            return None, None
+        try:
+            key: str | None = graph_key(Path(path).read_bytes(), cutoff, max_neighbors)
+        except OSError:
+            return None, None
+        graph = self.load(key) if key is not None else None
+        if graph is not None:
+            self.stats.hits += 1
+        else:
+            self.stats.misses += 1
+        return key, graph
+
     def get_or_build(
         self,
         path: str | Path,
         atoms_loader: Callable[[Path], Atoms] | Atoms,
-        cutoff: float = 8.0,
-        max_neighbors: int = 12,
+        cutoff: float = GRAPH_CUTOFF,
+        max_neighbors: int = GRAPH_MAX_NEIGHBORS,
     ) -> CrystalGraph:
         """The cached graph of ``path``, else ``build_graph(atoms_loader(path))``, stored.
 
@@ -85,15 +113,10 @@ class GraphCache:
         reader has them); a loader avoids parsing the file at all on a cache hit.
         """
         path = Path(path)
-        try:
-            key: str | None = graph_key(path.read_bytes(), cutoff, max_neighbors)
-        except OSError:  # file gone since its Atoms were read: build, just don't cache
-            key = None
-        graph = self.load(key) if key is not None else None
+        key, graph = self.lookup(path, cutoff, max_neighbors)
         if graph is not None:
-            self.stats.hits += 1
             return graph
-        self.stats.misses += 1
+        # key None: file gone since its Atoms were read: build, just don't cache
         atoms = atoms_loader(path) if callable(atoms_loader) else atoms_loader
         graph = build_graph(atoms, cutoff=cutoff, max_neighbors=max_neighbors)
         if key is not None:
