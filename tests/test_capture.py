@@ -171,3 +171,48 @@ def test_text_scale_of_later_forks_is_part_of_the_injected_text(crystals):
     session = AnalysisSession(cache)
     injection = np.linalg.norm(form.alpha * 2.5 * form.v) / np.linalg.norm(form.x0)
     np.testing.assert_allclose(session.alpha(FUSION, "injection"), injection, rtol=1e-4)
+
+
+def _np_cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-8)
+
+
+def test_cosines_use_each_atoms_own_and_its_null_crystals_text(crystals):
+    """Batches of 2 over 5 crystals: the per-batch text gathers must follow the offset."""
+    from model_factory import random_state_dict, small_config
+
+    from alpha_tui.data.batching import collate
+
+    config = small_config()
+    built = build_model(config, random_state_dict(config, seed=5), backend="native")
+    text = np.random.default_rng(1).normal(size=(5, config.text_input_features))
+    text = text.astype(np.float32)
+    model = built.model
+    outputs = {}
+    handles = [
+        model.get_submodule(name).register_forward_hook(
+            lambda m, i, o, name=name: outputs.__setitem__(
+                name, (o[0] if isinstance(o, tuple) else o).numpy()
+            )
+        )
+        for name in ("alignn_layers.1", FUSION, "gcn_layers.2")
+    ]
+    with torch.no_grad():
+        model(collate(crystals, text))
+        projected = model.text_projection(torch.from_numpy(text))
+        transformed = model.get_submodule(TEXT_T)(projected).numpy()
+    for handle in handles:
+        handle.remove()
+    crystal = np.repeat(np.arange(5), [g.num_nodes for g in crystals])
+    partner = derangement(5)[crystal]
+
+    cache = capture(
+        model,
+        CaptureInput([str(i) for i in range(5)], ["F"] * 5, np.zeros(5), crystals, text),
+        batch_size=2,
+    )
+    for name, x in outputs.items():
+        flow = cache.flows[(name, TEXT_T)]
+        np.testing.assert_allclose(flow.cos, _np_cos(x, transformed[crystal]), atol=1e-5)
+        np.testing.assert_allclose(flow.null_cos, _np_cos(x, transformed[partner]), atol=1e-5)
+        assert not np.allclose(flow.cos, flow.null_cos)

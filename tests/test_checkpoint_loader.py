@@ -173,9 +173,11 @@ def test_config_json_without_model_fields_is_ignored(tmp_path: Path) -> None:
 
 def test_plain_pickle_dump_checkpoint_loads(tmp_path: Path) -> None:
     payload = {"config": SPEC.config_fields(), "model": make_state_dict(SPEC), "epoch": 3}
-    loaded = load_checkpoint(pickle_dump(tmp_path / "c.pkl", payload))
+    path = pickle_dump(tmp_path / "c.pkl", payload)
+    loaded = load_checkpoint(path)
     _assert_matches_spec(loaded, SPEC)
     assert loaded.meta == {"epoch": 3}
+    assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_numpy_values_beside_the_weights_load(tmp_path: Path) -> None:

@@ -13,11 +13,12 @@ from model_factory import built_random_model, random_batch, random_state_dict, s
 from torch.nn import functional as F
 
 from alpha_tui.checkpoint.config import ModelConfig
+from alpha_tui.checkpoint.infer import infer_fields
 from alpha_tui.errors import UserError
 from alpha_tui.model.backends import select as select_module
 from alpha_tui.model.backends.native import NativeBackend
 from alpha_tui.model.backends.select import select_backend
-from alpha_tui.model.build import build_model, build_untrained
+from alpha_tui.model.build import build_model, build_untrained, resolve_device
 from alpha_tui.model.network import MultimodalALIGNN, NetworkVariant
 
 
@@ -289,3 +290,52 @@ def test_unimplemented_late_fusion_module_makes_prediction_unavailable() -> None
 def test_indivisible_attention_heads_is_a_user_error() -> None:
     with pytest.raises(UserError, match="not divisible by cross_modal_num_heads"):
         build_untrained(small_config(cross_modal_hidden_dim=18, cross_modal_num_heads=4))
+
+
+def test_raw_state_dict_with_nested_wrapper_prefixes_loads() -> None:
+    config = small_config()
+    sd = random_state_dict(config, seed=8)
+    batch = random_batch(config, seed=8)
+    reference = predict(build_model(config, sd, backend="native"), batch)
+    wrapped = {f"module._orig_mod.{k}": v for k, v in sd.items()}
+    built = build_model(config, wrapped, backend="native")
+    assert sum("key prefix" in note for note in built.notes) == 2
+    torch.testing.assert_close(predict(built, batch), reference, rtol=0, atol=0)
+
+
+def test_fusion_variant_notes_appear_once_across_loader_and_build() -> None:
+    # The pipeline shows the checkpoint's inference notes and build's notes together.
+    config = small_config(middle_fusion_layers=(2, 4))
+    sd = random_state_dict(config, seed=9)
+    for k in (2, 4):
+        sd[f"middle_fusion_modules.layer_{k}.text_scale"] = torch.tensor(2.5)
+        sd[f"middle_fusion_modules.layer_{k}.gate_norm.weight"] = torch.ones(32)
+        sd[f"middle_fusion_modules.layer_{k}.gate_norm.bias"] = torch.zeros(32)
+    _, inferred_notes = infer_fields(sd)
+    built = build_model(config, sd, backend="native")
+    shown = inferred_notes + built.notes
+    assert [n for n in shown if "text_scale" in n] == [
+        "fusion text_scale present (values [2.5]); the gate multiplies the scaled "
+        "text_transform output"
+    ]
+    assert sum("gate_norm" in n for n in shown) == 1
+    late = [n for n in shown if "never runs" in n]
+    assert len(late) == 1 and "middle_fusion_modules.layer_4" in late[0]
+
+
+def test_resolve_device_is_the_single_check() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == want
+    for bad in ("tpu", "cuda:x", ""):
+        with pytest.raises(UserError, match="unknown --device"):
+            resolve_device(bad)
+    if not torch.cuda.is_available():
+        for cuda in ("cuda", "cuda:1", torch.device("cuda", 0)):
+            with pytest.raises(UserError, match="use --device cpu"):
+                resolve_device(cuda)
+    config = small_config()
+    sd = random_state_dict(config, seed=10)
+    built = build_model(config, sd, backend="native", device=torch.device("cpu"))
+    assert next(built.model.parameters()).device == torch.device("cpu")

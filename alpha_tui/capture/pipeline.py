@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.capture.hooks import HookNames
@@ -23,7 +22,7 @@ from alpha_tui.data.graph_cache import GraphCache
 from alpha_tui.data.graphs import build_graph
 from alpha_tui.data.text_embeddings import text_embeddings_for
 from alpha_tui.errors import UserError
-from alpha_tui.model.build import build_model
+from alpha_tui.model.build import build_model, resolve_device
 from alpha_tui.problems import Problem
 
 SIDECAR_SUFFIX = ".json"
@@ -43,16 +42,6 @@ class RunOptions:
     trust_checkpoint: bool = False
     cache_dir: Path | None = None
     names: HookNames = field(default_factory=HookNames)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise UserError(f"unknown --device {name!r}; use auto, cpu or cuda")
-    return torch.device(name)
 
 
 def bundled_inputs(checkpoint: Path) -> tuple[Path | None, Path | None]:
@@ -90,9 +79,7 @@ def run_pipeline(
     report(0, 1, "checkpoint")
     loaded = load_checkpoint(options.checkpoint, trust=options.trust_checkpoint)
     device = resolve_device(options.device)
-    built = build_model(
-        loaded.config, loaded.state_dict, backend=options.backend, device=str(device)
-    )
+    built = build_model(loaded.config, loaded.state_dict, backend=options.backend, device=device)
     report(1, 1, "checkpoint")
 
     data_path, embeddings_path = options.data, options.text_embeddings

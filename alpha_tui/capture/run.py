@@ -60,8 +60,11 @@ class _Accumulator:
     layer_norm: dict[str, list[np.ndarray]] = field(default_factory=dict)
     cos: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
     null: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
-    widths: dict[str, int] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
+    widths: dict[str, int] = field(default_factory=dict)  # in first-seen order
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.widths)
 
 
 def derangement(n: int, seed: int = NULL_SEED) -> np.ndarray | None:
@@ -146,7 +149,9 @@ def capture(
     perm = derangement(n)
     acc = _Accumulator()
     predictions: list[np.ndarray] = []
-    batch_atoms: dict[str, torch.Tensor] = {}
+    # Per batch: each source's text gathered per atom (own crystal, and null partner).
+    batch_text: dict[str, torch.Tensor] = {}
+    batch_null: dict[str, torch.Tensor] = {}
 
     with torch.no_grad():
         text_all = torch.as_tensor(data.text, dtype=torch.float32, device=device)
@@ -154,18 +159,14 @@ def capture(
         null_index = torch.as_tensor(perm, device=device) if perm is not None else None
 
         def record_layer(name: str, x: torch.Tensor) -> None:
-            if name not in acc.widths:
-                acc.widths[name] = int(x.shape[1])
-                acc.order.append(name)
+            acc.widths.setdefault(name, int(x.shape[1]))
             acc.layer_norm.setdefault(name, []).append(x.norm(dim=1).float().cpu().numpy())
-            crystal_of_atom = batch_atoms["crystal"]
-            for source, text in sources.items():
+            for source, text in batch_text.items():
                 if text.shape[1] != x.shape[1]:
                     continue
-                acc.cos.setdefault((name, source), []).append(_cosine(x, text[crystal_of_atom]))
-                if null_index is not None:
-                    null_text = text[null_index[crystal_of_atom]]
-                    acc.null.setdefault((name, source), []).append(_cosine(x, null_text))
+                acc.cos.setdefault((name, source), []).append(_cosine(x, text))
+                if source in batch_null:
+                    acc.null.setdefault((name, source), []).append(_cosine(x, batch_null[source]))
 
         def layer_hook(name: str):
             def hook(_module: nn.Module, _args: tuple, output: object) -> None:
@@ -201,13 +202,19 @@ def capture(
                 graphs = data.graphs[start:stop]
                 batch = collate(graphs, data.text[start:stop]).to(device)
                 counts = batch.batch_num_nodes
-                batch_atoms["crystal"] = torch.repeat_interleave(
+                crystal_of_atom = torch.repeat_interleave(
                     torch.arange(start, stop, device=device), counts
                 )
+                for source, text in sources.items():
+                    batch_text[source] = text[crystal_of_atom]
+                    if null_index is not None:
+                        batch_null[source] = text[null_index[crystal_of_atom]]
                 out = model(batch)
                 if out is not None and prediction_available:
                     predictions.append(out.reshape(stop - start, -1)[:, 0].double().cpu().numpy())
                 del batch, out
+                batch_text.clear()
+                batch_null.clear()
                 trim_heap()
                 if progress is not None:
                     progress(stop, n, "capture")

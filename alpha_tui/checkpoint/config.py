@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+# Names users' configs also give the BERT width (text_input_features).
+TEXT_WIDTH_ALIASES: tuple[str, ...] = ("text_embedding_dim", "text_dim", "bert_hidden_size")
+
 
 def parse_fusion_layers(value: Any) -> tuple[int, ...]:
     """Accept "2", "2,3", 2, [2, 3] and return sorted unique 0-based indices."""
@@ -69,8 +72,7 @@ class ModelConfig:
             kwargs["middle_fusion_layers"] = parse_fusion_layers(kwargs["middle_fusion_layers"])
         if "link" in kwargs and kwargs["link"] is not None:
             kwargs["link"] = str(kwargs["link"])
-        # Users' configs sometimes call the BERT width by other names.
-        for alias in ("text_embedding_dim", "text_dim", "bert_hidden_size"):
+        for alias in TEXT_WIDTH_ALIASES:
             if alias in extra and "text_input_features" not in kwargs:
                 kwargs["text_input_features"] = int(extra[alias])
         return cls(**kwargs, extra=extra)

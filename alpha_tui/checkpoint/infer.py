@@ -202,13 +202,7 @@ def _infer_fusion(
                 f"inconsistent weights: middle_fusion_modules.layer_{k}.gate.0.weight is "
                 f"{_fmt(gate)}, expected [{hidden}, {2 * hidden}]"
             )
-    extras = []
-    if any(k.endswith(".text_scale") for k in keys if k.startswith("middle_fusion_modules.")):
-        extras.append("text_scale")
-    if any(".gate_norm." in k for k in keys if k.startswith("middle_fusion_modules.")):
-        extras.append("gate_norm")
-    if extras:
-        notes.append(f"fusion modules carry {' and '.join(extras)} (a later fork of the model)")
+    # text_scale / gate_norm are noted by model.build, which knows what they change.
 
 
 def _infer_late_fusion(

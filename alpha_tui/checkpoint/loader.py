@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from alpha_tui.checkpoint import safe_unpickle
-from alpha_tui.checkpoint.config import ModelConfig, parse_fusion_layers
+from alpha_tui.checkpoint.config import TEXT_WIDTH_ALIASES, ModelConfig, parse_fusion_layers
 from alpha_tui.checkpoint.infer import (
     infer_config,
     infer_fields,
@@ -42,8 +42,6 @@ CONFIG_JSON = "config.json"
 # Where the users' scripts (and common trainers) put the weights and the config.
 STATE_DICT_KEYS = ("model", "state_dict", "model_state_dict", "model_state", "net", "network")
 CONFIG_KEYS = ("config", "model_config", "cfg", "hparams", "hyper_parameters", "args")
-# Names ModelConfig.from_mapping also accepts for the text width.
-_TEXT_WIDTH_ALIASES = frozenset({"text_embedding_dim", "text_dim", "bert_hidden_size"})
 _FINDING = re.compile(r"^[a-z_]+=")
 _MODEL_FIELDS = frozenset(f.name for f in fields(ModelConfig)) - {"extra"}
 
@@ -136,7 +134,7 @@ def _zip_records(path: Path) -> list[str]:
     return [n.split("/", 1)[-1] for n in names]
 
 
-def _read_raw(path: Path, kind: str, *, trust: bool) -> Any:
+def _read_raw(path: Path, kind: str, data: bytes | None, *, trust: bool) -> Any:
     if kind == "zip":
         records = _zip_records(path)
         if "constants.pkl" in records and not trust:
@@ -157,12 +155,13 @@ def _read_raw(path: Path, kind: str, *, trust: bool) -> Any:
             f"only with {TRUST_FLAG}; if you trust it, rerun with that flag"
         )
     if trust:
+        if data is not None:
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
         with open(path, "rb") as handle:
             return torch.load(handle, map_location="cpu", weights_only=False, mmap=False)
-    if kind == "zip":
+    if data is None:
         with open(path, "rb") as handle:
             return safe_unpickle.restricted_torch_load(handle)
-    data = path.read_bytes()
     try:
         return safe_unpickle.restricted_torch_load(io.BytesIO(data))
     except RuntimeError as err:
@@ -172,14 +171,24 @@ def _read_raw(path: Path, kind: str, *, trust: bool) -> Any:
     return safe_unpickle.loads(data, encoding="utf-8")
 
 
-def _load_object(path: Path, *, trust: bool) -> Any:
+def _read_file(path: Path) -> tuple[bytes, bytes | None]:
+    """The first bytes, and the whole file when it is a pickle (read into memory anyway).
+
+    Holding those bytes lets the digest and the unpickler share one read of the file.
+    """
     with open(path, "rb") as handle:
         head = handle.read(512)
+        if _sniff(head) != "pickle":
+            return head, None
+        return head, head + handle.read()
+
+
+def _load_object(path: Path, head: bytes, data: bytes | None, *, trust: bool) -> Any:
     kind = _sniff(head)
     if kind not in ("zip", "pickle", "tar"):
         raise _not_a_checkpoint(path, kind, head)
     try:
-        return _read_raw(path, kind, trust=trust)
+        return _read_raw(path, kind, data, trust=trust)
     except UserError:
         raise
     except UnsafeGlobalError as err:
@@ -309,10 +318,9 @@ def _locate_state_dict(
 
 
 def _config_mapping(value: Any) -> dict[str, Any] | None:
-    if isinstance(value, ForeignObject):
-        return value.fields()
-    if isinstance(value, Mapping):
-        return {str(k): v for k, v in value.items()}
+    container = _container(value)
+    if container is not None:
+        return container
     if isinstance(value, str):
         try:
             decoded = json.loads(value)
@@ -488,12 +496,13 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> LoadedCheckpoin
     path = Path(path).expanduser()
     _check_file(path)
     try:
-        digest = sha256_file(path)
+        head, data = _read_file(path)
+        digest = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)
     except OSError as err:
         raise UserError(
             f"cannot read {path}: {err.strerror or err}; check its permissions"
         ) from None
-    raw = _load_object(path, trust=trust)
+    raw = _load_object(path, head, data, trust=trust)
     container = _container(raw) if not isinstance(raw, torch.nn.Module) else None
     notes: list[str] = []
     if trust:
@@ -527,7 +536,7 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> LoadedCheckpoin
         coerced = _coerce(mapping, notes)
         config = ModelConfig.from_mapping(coerced)
         stated = set(coerced) & _MODEL_FIELDS
-        if _TEXT_WIDTH_ALIASES & coerced.keys():
+        if coerced.keys() & set(TEXT_WIDTH_ALIASES):
             stated.add("text_input_features")
         inferred, inferred_notes = infer_fields(state_dict)
         # Findings ("hidden_features=128 (...)") are implied by the check below; keep

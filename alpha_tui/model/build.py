@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from alpha_tui.checkpoint.config import ModelConfig
+from alpha_tui.checkpoint.infer import strip_wrapper_prefix
 from alpha_tui.errors import UserError
 from alpha_tui.model.backends.select import select_backend
 from alpha_tui.model.network import MultimodalALIGNN, NetworkVariant, init_like_alignn
@@ -52,15 +53,6 @@ def _describe(keys: Iterable[str], limit: int = 6) -> str:
     if len(items) > limit:
         items = items[:limit] + [f"and {len(items) - limit} more groups"]
     return ", ".join(items)
-
-
-def _strip_prefix(state_dict: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
-    """Drop the ``module.`` prefix DataParallel adds to every key."""
-    keys = list(state_dict)
-    if keys and all(k.startswith("module.") for k in keys):
-        notes.append("stripped the 'module.' prefix (DataParallel checkpoint)")
-        return {k[len("module.") :]: v for k, v in state_dict.items()}
-    return dict(state_dict)
 
 
 def _infer_variant(
@@ -108,9 +100,6 @@ def _infer_variant(
         notes.append(
             "config enables fine-grained attention but the checkpoint has no weights for it"
         )
-    for k in config.fusion_layers:
-        if k >= config.alignn_layers:
-            notes.append(f"fusion module layer_{k} is past the last ALIGNN layer and never runs")
     return NetworkVariant(
         late_fusion=late_fusion,
         fc_in_features=fc_in,
@@ -157,13 +146,21 @@ def _check_fit(model: torch.nn.Module, sd: dict[str, Any]) -> dict[str, torch.Te
     return loaded
 
 
-def _device(device: str | torch.device) -> torch.device:
+def resolve_device(name: str | torch.device) -> torch.device:
+    """The one place a device request is checked, so a bad one fails before any work."""
+    if isinstance(name, str) and name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    text = str(name)
+    if text not in ("cpu", "cuda") and not text.startswith("cuda:"):
+        raise UserError(f"unknown --device {text!r}; use auto, cpu or cuda")
     try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise UserError(f"unknown device {device!r}; use cpu or cuda") from exc
+        dev = torch.device(text)
+    except (RuntimeError, TypeError):
+        raise UserError(f"unknown --device {text!r}; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("CUDA was requested but is not available; use --device cpu")
+        raise UserError(
+            f"--device {text} asked for, but torch sees no CUDA device; use --device cpu"
+        )
     return dev
 
 
@@ -172,12 +169,16 @@ def build_model(
     state_dict: Mapping[str, Any],
     *,
     backend: str = "auto",
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
 ) -> BuiltModel:
-    """The reference network with the user's weights, in eval mode, on ``device``."""
-    notes: list[str] = []
-    dev = _device(device)
-    sd = _strip_prefix(state_dict, notes)
+    """The reference network with the user's weights, in eval mode, on ``device``.
+
+    A ``torch.device`` is taken as already resolved (see :func:`resolve_device`); a
+    string is resolved here, for callers that skip the pipeline.
+    """
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    # The loader strips wrapper prefixes already; a raw state_dict passed here may not be.
+    sd, notes = strip_wrapper_prefix(state_dict)
     unimplemented: dict[str, list[str]] = {}
     for key in list(sd):
         top = key.split(".", 1)[0]
