@@ -192,15 +192,22 @@ def test_injection_closed_form_and_zero_norm() -> None:
     by_crystal = reduce_gates(
         "injection", gates, text_per_crystal=text, atom_crystal=atom_crystal, node_norm=node_norm
     )
-    by_atom = reduce_gates(
-        "injection", gates, text_per_atom=text[atom_crystal], node_norm=node_norm
-    )
     assert by_crystal[0] == pytest.approx(want0)
     assert by_crystal[1] == pytest.approx(want1)
     assert math.isnan(by_crystal[2])  # ||x|| == 0: no ratio, NaN rather than inf
-    np.testing.assert_array_equal(by_atom, by_crystal)
+    # the same numbers from an explicit [A, H] broadcast of the per-crystal text
+    broadcast = np.linalg.norm(gates * text[atom_crystal], axis=1)[:2] / node_norm[:2]
+    np.testing.assert_allclose(by_crystal[:2], broadcast, rtol=1e-12)
+    # crystals listed in another order: the gather must follow atom_crystal
+    swapped = reduce_gates(
+        "injection", gates, text_per_crystal=text[::-1], atom_crystal=1 - atom_crystal,
+        node_norm=node_norm,
+    )  # fmt: skip
+    np.testing.assert_array_equal(swapped[:2], by_crystal[:2])
     with pytest.raises(ValueError):
         reduce_gates("injection", gates)
+    with pytest.raises(ValueError):
+        reduce_gates("injection", gates, text_per_crystal=text, node_norm=node_norm)
 
 
 def _write_weights(tmp_path, suffix: str, w: np.ndarray):

@@ -12,6 +12,7 @@ from alpha_tui.data.graph_cache import (
     GraphCache,
     default_graph_cache_dir,
     graph_key,
+    savez_atomic,
 )
 from alpha_tui.data.graphs import build_graph
 from alpha_tui.data.structures import read_structure
@@ -133,3 +134,38 @@ def test_structure_file_gone_after_reading_still_builds(tmp_path: Path, cif: Pat
     graph = cache.get_or_build(cif, atoms)
     _assert_same_graph(build_graph(atoms), graph)
     assert not (tmp_path / "cache").exists()
+
+
+def _disk_full(handle, **arrays) -> None:
+    handle.write(b"PK\x03\x04 half an npz")  # some bytes reach the temp file first
+    raise OSError(28, "No space left on device")
+
+
+def test_savez_atomic_round_trip_and_no_temp_file_left_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "x.npz"
+    savez_atomic(target, a=np.arange(4), path=np.array([1.5]))  # "path" is just a name
+    with np.load(target, allow_pickle=False) as data:
+        np.testing.assert_array_equal(data["a"], [0, 1, 2, 3])
+        np.testing.assert_array_equal(data["path"], [1.5])
+    before = target.read_bytes()
+
+    monkeypatch.setattr(np, "savez", _disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        savez_atomic(target, a=np.zeros(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npz"]
+    assert target.read_bytes() == before  # the old file is untouched
+
+
+def test_failed_store_disables_cache_and_leaves_no_temp_file(
+    tmp_path: Path, cif: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = GraphCache(tmp_path / "cache")
+    monkeypatch.setattr(np, "savez", _disk_full)
+    loader = CountingLoader()
+    graph = cache.get_or_build(cif, loader)
+    _assert_same_graph(build_graph(read_structure(cif)), graph)
+    assert cache.stats.write_errors == 1
+    assert "No space left" in (cache.disabled_reason or "")
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []

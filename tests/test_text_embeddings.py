@@ -224,6 +224,53 @@ def test_unwritable_cache_degrades_to_no_cache(tmp_path: Path, fake_encoder) -> 
     assert len(calls) == 2
 
 
+def test_cache_file_is_read_once_per_run(
+    tmp_path: Path, fake_encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, calls = fake_encoder
+    kwargs = dict(encoder_dir=folder, expected_width=4, device="cpu", cache_dir=tmp_path / "c")
+    te.text_embeddings_for(["p", "q"], ["alpha", "banana"], **kwargs)
+    loads: list[object] = []
+    real_load = np.load
+
+    def counting_load(*args: object, **kw: object):
+        loads.append(args[0])
+        return real_load(*args, **kw)
+
+    monkeypatch.setattr(np, "load", counting_load)
+    # one cached text, one new: lookup and the merged store share a single read
+    out, note = te.text_embeddings_for(["p", "r"], ["alpha", "cab"], **kwargs)
+    assert len(loads) == 1
+    assert calls[-1] == ["cab"] and "(1 cached, 1 encoded)" in note
+    np.testing.assert_array_equal(out, _expected(["alpha", "cab"]))
+    monkeypatch.setattr(np, "load", real_load)
+    # the store kept the earlier vectors as well as the new one
+    again, note2 = te.text_embeddings_for(["p", "q", "r"], ["alpha", "banana", "cab"], **kwargs)
+    assert "(3 cached, 0 encoded)" in note2
+    np.testing.assert_array_equal(again, _expected(["alpha", "banana", "cab"]))
+
+
+def test_failed_cache_write_leaves_no_temp_file(
+    tmp_path: Path, fake_encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, calls = fake_encoder
+    cache_dir = tmp_path / "c"
+    kwargs = dict(encoder_dir=folder, expected_width=4, device="cpu", cache_dir=cache_dir)
+    te.text_embeddings_for(["p"], ["alpha"], **kwargs)
+    (cache_file,) = cache_dir.iterdir()
+    before = cache_file.read_bytes()
+
+    def disk_full(handle, **arrays) -> None:
+        handle.write(b"PK\x03\x04 half an npz")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    out, _note = te.text_embeddings_for(["p", "q"], ["alpha", "banana"], **kwargs)
+    np.testing.assert_array_equal(out, _expected(["alpha", "banana"]))  # run still succeeds
+    assert list(cache_dir.iterdir()) == [cache_file]  # no .tmp-*.npz left behind
+    assert cache_file.read_bytes() == before
+
+
 def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert te.default_cache_dir() == tmp_path / "alpha-tui" / "text"

@@ -46,13 +46,6 @@ class CollapseDiagnostic:
     n_atoms: int = 0
     per_dim_atom_std: float = math.nan  # mean over dims of the std across atoms of one dim
 
-    @property
-    def shrink_factor(self) -> float:
-        """gate_std / mean_reduced_std: how many times the mean narrows the spread."""
-        if self.mean_reduced_std > 0:
-            return self.gate_std / self.mean_reduced_std
-        return math.inf if self.gate_std > 0 else math.nan
-
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -259,28 +259,22 @@ def _pc1(gates: np.ndarray) -> np.ndarray:
 
 def _injection(
     gates: np.ndarray,
-    text_per_atom: np.ndarray | None,
     node_norm: np.ndarray | None,
     text_per_crystal: np.ndarray | None,
     atom_crystal: np.ndarray | None,
 ) -> np.ndarray:
-    if node_norm is None or (
-        text_per_atom is None and (text_per_crystal is None or atom_crystal is None)
-    ):
-        raise ValueError(
-            "injection needs node_norm and text_per_atom (or text_per_crystal + atom_crystal)"
-        )
+    if node_norm is None or text_per_crystal is None or atom_crystal is None:
+        raise ValueError("injection needs node_norm, text_per_crystal and atom_crystal")
     n = gates.shape[0]
     norms = np.asarray(node_norm, dtype=np.float64).reshape(-1)
     if norms.shape[0] != n:
         raise ValueError(f"node_norm has {norms.shape[0]} entries for {n} atoms")
+    text = np.asarray(text_per_crystal, dtype=np.float64)
+    owner = np.asarray(atom_crystal)
     num = np.empty(n, dtype=np.float64)
     for sl in iter_chunks(n):
         g = np.asarray(gates[sl], dtype=np.float64)
-        if text_per_atom is not None:
-            t = np.asarray(text_per_atom[sl], dtype=np.float64)
-        else:
-            t = np.asarray(text_per_crystal, dtype=np.float64)[np.asarray(atom_crystal)[sl]]
+        t = text[owner[sl]]
         num[sl] = np.sqrt(np.einsum("ij,ij->i", g * t, g * t))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = num / norms
@@ -293,15 +287,14 @@ def reduce_gates(
     spec: str | ReductionSpec,
     gates: np.ndarray,
     *,
-    text_per_atom: np.ndarray | None = None,
     node_norm: np.ndarray | None = None,
     text_per_crystal: np.ndarray | None = None,
     atom_crystal: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reduce the gate [A, H] to one float64 value per atom.
 
-    ``injection`` needs ``node_norm`` and the text either per atom or per crystal with
-    ``atom_crystal`` (the latter avoids materialising an [A, H] broadcast).
+    ``injection`` needs ``node_norm`` and the text per crystal with ``atom_crystal``:
+    the text is gathered chunk by chunk so no [A, H] broadcast is ever materialised.
     """
     s = parse_reduction(spec)
     g = np.asarray(gates)
@@ -345,5 +338,5 @@ def reduce_gates(
             )
         return _rowwise(g, lambda x: x @ w)
     if kind == "injection":
-        return _injection(g, text_per_atom, node_norm, text_per_crystal, atom_crystal)
+        return _injection(g, node_norm, text_per_crystal, atom_crystal)
     raise AssertionError(kind)  # parse_reduction only yields known kinds

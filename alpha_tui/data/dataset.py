@@ -69,24 +69,12 @@ class CrystalRecord:
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """0-based CSV column of each field (formula may be absent) and the header names."""
+    """0-based CSV column of each field (formula may be absent)."""
 
     id: int
     formula: int | None
     target: int
     text: int
-    header: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        def name(i: int | None) -> str:
-            if i is None:
-                return "-"
-            return repr(self.header[i]) if i < len(self.header) else f"column {i + 1}"
-
-        return (
-            f"id={name(self.id)}, formula={name(self.formula)}, "
-            f"target={name(self.target)}, text={name(self.text)}"
-        )
 
 
 @dataclass
@@ -278,7 +266,6 @@ def map_columns(header: Sequence[str], sample: Sequence[Sequence[str]]) -> Colum
         formula=found.get("formula"),
         target=found["target"],
         text=found["text"],
-        header=tuple(header),
     )
 
 

@@ -14,6 +14,7 @@ directory turns caching off (``disabled_reason`` says why) instead of failing th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -51,6 +52,25 @@ def graph_key(data: bytes, cutoff: float, max_neighbors: int) -> str:
     params = f"v{GRAPH_FORMAT_VERSION} cutoff={float(cutoff)!r} k={int(max_neighbors)}"
     header = f"alpha-tui graph {params}\n"
     return hashlib.sha256(header.encode() + data).hexdigest()
+
+
+def savez_atomic(path: str | Path, /, **arrays: np.ndarray) -> None:
+    """``np.savez`` through a temp file and a rename in the same folder.
+
+    Readers (another alpha-tui, a second pane) see the old file or the whole new one,
+    never half of one; a failed write (disk full, interrupt) leaves no temp file behind
+    to pile up in a cache directory. The folder must exist; errors propagate.
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
 
 
 @dataclass
@@ -145,21 +165,12 @@ class GraphCache:
         if not self.enabled:
             return False
         entry = self.entry_path(key)
-        tmp_name = ""
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=entry.parent)
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **graph.arrays())
-            os.replace(tmp_name, entry)
+            savez_atomic(entry, **graph.arrays())
             return True
         except OSError as exc:
             self.stats.write_errors += 1
             reason = exc.strerror or str(exc)
             self.disabled_reason = f"graph cache {self.directory} not writable: {reason}"
-            if tmp_name:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
             return False

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from alpha_tui.data.graph_cache import default_cache_root
+from alpha_tui.data.graph_cache import default_cache_root, savez_atomic
 from alpha_tui.errors import UserError
 
 Progress = Callable[[int, int], None]
@@ -302,7 +302,8 @@ class EmbeddingCache:
     def _file(self, encoder_key: str) -> Path:
         return self.directory / f"{encoder_key[:32]}.npz"
 
-    def _read(self, encoder_key: str) -> dict[str, np.ndarray]:
+    def read(self, encoder_key: str) -> dict[str, np.ndarray]:
+        """Every cached vector of this encoder, keyed by text hash; {} when none or damaged."""
         path = self._file(encoder_key)
         if not self.enabled or not path.is_file():
             return {}
@@ -316,27 +317,28 @@ class EmbeddingCache:
             return {}  # a damaged cache file is rebuilt on the next store
         return {k: emb[i] for i, k in enumerate(keys)}
 
-    def lookup(self, encoder_key: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        stored = self._read(encoder_key)
-        return {k: stored[k] for k in keys if k in stored}
+    def store(
+        self,
+        encoder_key: str,
+        vectors: dict[str, np.ndarray],
+        stored: dict[str, np.ndarray],
+    ) -> None:
+        """Write ``stored`` (what ``read`` returned earlier in this run) plus ``vectors``.
 
-    def store(self, encoder_key: str, vectors: dict[str, np.ndarray]) -> None:
+        Taking the earlier read instead of reading again keeps a run to one load of a
+        file that grows with every text the encoder has ever seen.
+        """
         if not self.enabled or not vectors:
             return
-        merged = self._read(encoder_key)
-        merged.update(vectors)
+        merged = {**stored, **vectors}
         keys = sorted(merged)
-        target = self._file(encoder_key)
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".npz")
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(
-                    handle,
-                    encoder=np.array(encoder_key),
-                    keys=np.array(keys),
-                    embeddings=np.stack([merged[k] for k in keys]).astype(np.float32),
-                )
-            os.replace(tmp, target)
+            savez_atomic(
+                self._file(encoder_key),
+                encoder=np.array(encoder_key),
+                keys=np.array(keys),
+                embeddings=np.stack([merged[k] for k in keys]).astype(np.float32),
+            )
         except OSError:
             self.enabled = False
 
@@ -376,7 +378,8 @@ def text_embeddings_for(
     key = encoder_identity(encoder_dir)
     cache = EmbeddingCache(cache_dir)
     hashes = [text_key(t) for t in texts]
-    found = cache.lookup(key, hashes)
+    stored = cache.read(key)
+    found = {h: stored[h] for h in hashes if h in stored}
     todo: dict[str, str] = {}
     for h, t in zip(hashes, texts, strict=True):
         if h not in found:
@@ -389,7 +392,7 @@ def text_embeddings_for(
                 f"expects {expected_width}; pass the encoder the model was trained with"
             )
         computed = dict(zip(todo, new, strict=True))
-        cache.store(key, computed)
+        cache.store(key, computed, stored)
         found = {**found, **computed}
     elif progress is not None:
         progress(len(texts), len(texts))

@@ -73,19 +73,8 @@ def build_report(
     elements = []
     correlation = None
     if selected is not None:
-        elements = [
-            {"symbol": e.symbol, "z": e.z, "count": e.count, "mean": e.mean, "std": e.std}
-            for e in session.elements(selected, spec.name)
-        ]
-        corr = session.correlation(selected, spec.name)
-        correlation = {
-            "pearson_r": corr.pearson_r,
-            "n": corr.n,
-            "size_groups": [
-                {"label": g.label, "count": g.count, "mean": g.mean, "std": g.std}
-                for g in corr.size_groups
-            ],
-        }
+        elements = [e.to_dict() for e in session.elements(selected, spec.name)]
+        correlation = session.correlation(selected, spec.name).to_dict()
     document = {
         "schema": SCHEMA,
         "checkpoint": meta.get("checkpoint", {}),

@@ -19,6 +19,7 @@ from alpha_tui.checkpoint.config import ModelConfig
 from alpha_tui.data.batching import collate
 from alpha_tui.data.graphs import CrystalGraph
 from alpha_tui.model.build import build_untrained
+from alpha_tui.samples.variants import VARIANTS
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -50,10 +51,10 @@ class TrainResult:
 
 
 def parent_of(crystal_id: str) -> str:
-    """Variant ids are '<parent>-strain+2' / '<parent>-rattle-1'; parents group the split."""
-    for marker in ("-strain", "-rattle", "-aniso"):
-        if marker in crystal_id:
-            return crystal_id.split(marker)[0]
+    """Variant ids are '<parent><suffix>' (variants.VARIANTS); parents group the split."""
+    for spec in VARIANTS:
+        if spec.suffix and crystal_id.endswith(spec.suffix):
+            return crystal_id.removesuffix(spec.suffix)
     return crystal_id
 
 
@@ -165,20 +166,24 @@ def train_model(
             handle.remove()
     model.load_state_dict(best[2])
     model.eval()
-    gate_std = None
+    # The gate spread is read off the held-out split's own MAE pass (val when there is
+    # no test split), so that split is run through the network once, not twice.
+    held_out = "test" if split.test else "val"
     gates_eval, handles = _gate_collector(model)
     try:
-        evaluate(model, graphs, text, targets, split.test or split.val)
-        if gates_eval:
-            gate_std = float(torch.cat(gates_eval).std())
+        maes = {held_out: evaluate(model, graphs, text, targets, getattr(split, held_out))}
     finally:
         for handle in handles:
             handle.remove()
+    gate_std = float(torch.cat(gates_eval).std()) if gates_eval else None
+    for name in ("train", "val", "test"):
+        if name not in maes:
+            maes[name] = evaluate(model, graphs, text, targets, getattr(split, name))
     train_mean = float(targets[split.train].mean())
     mae = {
-        "train": evaluate(model, graphs, text, targets, split.train),
-        "val": evaluate(model, graphs, text, targets, split.val),
-        "test": evaluate(model, graphs, text, targets, split.test),
+        "train": maes["train"],
+        "val": maes["val"],
+        "test": maes["test"],
         "baseline_test": float(np.abs(targets[split.test] - train_mean).mean()),
         "baseline_val": float(np.abs(targets[split.val] - train_mean).mean()),
     }
