@@ -56,6 +56,13 @@ def test_stats_histogram_elements_crystals() -> None:
     c = make_cache()
     s = AnalysisSession(c)
     assert s.stats(FUSION, "max") == alpha_stats(s.alpha(FUSION, "max"))
+    per_atom_max = np.asarray(c.gates[FUSION], dtype=np.float64).max(axis=1)
+    st = s.stats(FUSION, "max")
+    assert st.count == c.n_atoms
+    assert st.mean == pytest.approx(per_atom_max.mean(), rel=1e-12)
+    assert st.std == pytest.approx(per_atom_max.std(), rel=1e-12)
+    assert st.p50 == pytest.approx(np.median(per_atom_max), rel=1e-12)
+    assert st.max == per_atom_max.max()
     h = s.histogram(FUSION, "mean", bins=20)
     assert (h.edges[0], h.edges[-1]) == (0.0, 1.0) and h.counts.sum() == c.n_atoms
     pc = s.alpha(FUSION, "pc1")

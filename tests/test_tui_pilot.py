@@ -19,6 +19,7 @@ pytest.importorskip("textual")
 
 from synthetic import make_cache
 from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import ColumnKey
 
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.errors import UserError
@@ -27,6 +28,7 @@ from alpha_tui.tui.formatting import fmt
 from alpha_tui.tui.help import HelpScreen
 from alpha_tui.tui.panes.alpha import AlphaPane
 from alpha_tui.tui.panes.crystals import CrystalsPane
+from alpha_tui.tui.panes.elements import ElementsPane
 from alpha_tui.tui.panes.layers import LayersPane
 from alpha_tui.tui.snapshot import screen_text
 from alpha_tui.tui.widgets.error_screen import ErrorScreen
@@ -205,6 +207,18 @@ async def test_element_selection_and_sort(session: AnalysisSession) -> None:
         assert str(table.get_cell(first, "sel")) == "✓"
         plot = app.screen.query_one("#elements-hist", ThemedPlot)
         assert plot.message == ""  # painted, not a placeholder
+        # the overlay is that element's atoms, binned on the all-atoms edges
+        view = app.screen.query_one(ElementsPane).view
+        z = {e.symbol: e.z for e in session.elements(fusion, "mean")}[first]
+        mask = np.asarray(session.cache.atomic_numbers) == z
+        assert view.selected == frozenset({first})
+        assert view.selected_atoms == int(mask.sum()) > 0
+        assert view.selected_hist is not None
+        np.testing.assert_array_equal(view.selected_hist.edges, view.all_hist.edges)
+        alpha = np.asarray(session.alpha(fusion, "mean"), dtype=np.float64)[mask]
+        want, _ = np.histogram(alpha[np.isfinite(alpha)], bins=view.all_hist.edges)
+        np.testing.assert_array_equal(view.selected_hist.counts, want)
+        assert int(view.selected_hist.counts.sum()) == int(mask.sum())
         await pilot.press("c")  # sort by count ascending
         await settle(app, pilot)
         keys = [str(k.value) for k in table.rows]
@@ -252,7 +266,9 @@ async def test_text_projection_shows_every_layer_skipped(session: AnalysisSessio
         await pilot.press("4")
         await settle(app, pilot)
         pane = app.screen.query_one(LayersPane)
-        assert all(status == "MATCH" for _, _, status in pane.status_texts())
+        default = pane.status_texts()
+        assert [layer for layer, _, _ in default] == [x.name for x in cache.layers]
+        assert [status for _, _, status in default] == ["MATCH"] * len(cache.layers)
         while explorer(app).state.text_source != "text_projection":
             await pilot.press("t")
             await settle(app, pilot)
@@ -275,6 +291,52 @@ async def test_text_projection_shows_every_layer_skipped(session: AnalysisSessio
 
 
 # ------------------------------------------------------------------ crystals
+
+
+async def test_header_clicks_sort_only_the_main_table(session: AnalysisSession) -> None:
+    fusion = session.fusion_modules[0]
+    means = np.asarray(session.crystal_alpha(fusion, "mean"), dtype=np.float64)
+    app = new_app(session=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        pane = app.screen.query_one(CrystalsPane)
+        crystals = app.screen.query_one("#crystals-table", DataTable)
+        atoms = app.screen.query_one("#atoms-table", DataTable)
+
+        async def click(table: DataTable, key: str) -> None:
+            index = list(table.columns).index(ColumnKey(key))
+            label = table.columns[ColumnKey(key)].label
+            table.post_message(DataTable.HeaderSelected(table, ColumnKey(key), index, label))
+            await settle(app, pilot)
+
+        def row_order() -> list[int]:
+            return [int(str(crystals.coordinate_to_cell_key((i, 0)).row_key.value))
+                    for i in range(crystals.row_count)]  # fmt: skip
+
+        await click(crystals, "alpha")
+        assert (pane.sort_column, pane.sort_reverse) == ("alpha", False)
+        assert row_order() == np.argsort(means, kind="stable").tolist()
+        assert crystals.columns[ColumnKey("alpha")].label.plain == "mean α ▲"
+        assert crystals.columns[ColumnKey("index")].label.plain == "#"
+        await click(crystals, "alpha")
+        assert pane.sort_reverse is True
+        assert row_order() == np.argsort(-means, kind="stable").tolist()
+        assert crystals.columns[ColumnKey("alpha")].label.plain == "mean α ▼"
+        # the atoms table also has an "alpha" column: clicking it is not a crystal sort
+        await click(atoms, "alpha")
+        assert (pane.sort_column, pane.sort_reverse) == ("alpha", True)
+        # the elements pane sorts by its own columns the same way
+        await pilot.press("3")
+        await settle(app, pilot)
+        table = app.screen.query_one("#elements-table", DataTable)
+        await click(table, "count")
+        rows = [str(table.coordinate_to_cell_key((i, 0)).row_key.value)
+                for i in range(table.row_count)]  # fmt: skip
+        stats = session.elements(fusion, "mean")
+        assert rows == [e.symbol for e in sorted(stats, key=lambda e: (e.count, e.z))]
+        assert table.columns[ColumnKey("count")].label.plain == "count ▲"
+        assert table.columns[ColumnKey("mean")].label.plain == "mean"
 
 
 async def test_crystal_jumps_select_extremes(session: AnalysisSession) -> None:
@@ -377,6 +439,13 @@ async def test_resize_down_and_back_on_every_pane(session2: AnalysisSession) -> 
         await settle(app, pilot)
         assert explorer(app).active_pane_id == "alpha"
         assert app.screen.query_one(AlphaPane).error is None
+        await pilot.resize_terminal(*SIZE)
+        await settle(app, pilot)
+        state = explorer(app).state
+        assert (state.fusion, state.reduction) == (session2.fusion_modules[1], "max")
+        gates = np.asarray(session2.cache.gates[state.fusion], dtype=np.float64)
+        assert stats_value(app, "mean") == fmt(session2.stats(state.fusion, "max").mean)
+        assert stats_value(app, "mean") == fmt(gates.max(axis=1).mean())
     assert app.return_code in (None, 0)
 
 

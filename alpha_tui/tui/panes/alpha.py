@@ -7,7 +7,6 @@ made visible, and one `r` press to `max` shows what the mean was hiding.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,9 +78,6 @@ class AlphaPane(Pane):
             yield ThemedPlot(id="alpha-hist")
             yield StatsTable(id="alpha-stats")
         yield Static("", id="alpha-collapse", classes="panel")
-
-    def depends(self, state: Any) -> Hashable:
-        return (state.fusion, state.reduction)
 
     def compute(self, state: Any) -> AlphaView:
         s = self.session

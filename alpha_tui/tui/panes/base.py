@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.containers import Vertical
 from textual.widget import Widget
+from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
 from alpha_tui.analysis.session import AnalysisSession
@@ -94,3 +96,49 @@ class Pane(Vertical):
         self.error = None
         self.view = view
         self.apply(view)
+
+
+class SortablePane(Pane):
+    """A pane whose main table re-sorts on a key press or a header click.
+
+    Sorting only reorders rows already computed, so it never goes back to the
+    worker: the subclass refills its table from ``self.view``.
+    """
+
+    #: sort key (also the table column key) -> (column label, attribute sorted on)
+    SORTS: ClassVar[dict[str, tuple[str, str]]] = {}
+    #: the column sorted on before the user picks one
+    default_sort: ClassVar[str] = ""
+    #: id of the sorted table: header clicks on the pane's other tables are not sorts
+    sort_table: ClassVar[str] = ""
+
+    def __init__(self, session: AnalysisSession) -> None:
+        super().__init__(session)
+        self.sort_column = self.default_sort
+        self.sort_reverse = False
+
+    def _fill_table(self, view: Any) -> None:
+        raise NotImplementedError
+
+    def sort_by(self, column: str) -> None:
+        """Same column again flips the direction; a new column starts ascending."""
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = column, False
+        if self.view is not None:
+            self._fill_table(self.view)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        if event.data_table.id == self.sort_table and key in self.SORTS:
+            self.sort_by(str(key))
+
+    def label_sort_column(self, table: DataTable[Any]) -> None:
+        """Arrow on the sorted column's header, plain labels elsewhere."""
+        arrow = "▼" if self.sort_reverse else "▲"
+        for key, (label, _) in self.SORTS.items():
+            column = table.columns.get(key)  # type: ignore[call-overload]
+            if column is not None:
+                column.label = Text(f"{label} {arrow}" if key == self.sort_column else label)
+        table.refresh()

@@ -6,7 +6,6 @@ noisier: a trend carried by the smallest crystals is a size effect, not chemistr
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,9 +96,6 @@ class CorrelationsPane(Pane):
             ("std", "std"),
         ):
             table.add_column(label, key=key)
-
-    def depends(self, state: ViewState) -> Hashable:
-        return (state.fusion, state.reduction)
 
     def compute(self, state: ViewState) -> CorrelationsView:
         return CorrelationsView(

@@ -7,7 +7,6 @@ the extremes are where a claim like "oxides lean on the text" is won or lost.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from alpha_tui.analysis.crystals import AtomRow, CrystalSummary
 from alpha_tui.tui.formatting import fmt
-from alpha_tui.tui.panes.base import Pane, Table
+from alpha_tui.tui.panes.base import SortablePane, Table
 from alpha_tui.tui.state import ViewState
 
 #: sort key -> (column label, attribute)
@@ -68,15 +67,16 @@ def jump_target(crystals: list[CrystalSummary], which: str) -> int | None:
     return ranked[position].index
 
 
-class CrystalsPane(Pane):
+class CrystalsPane(SortablePane):
     pane_id = "crystals"
     title = "Crystals"
     key = "5"
+    SORTS = SORTS
+    default_sort = "index"
+    sort_table = "crystals-table"
 
     def __init__(self, session: Any) -> None:
         super().__init__(session)
-        self.sort_column = "index"
-        self.sort_reverse = False
         self.selected_index: int | None = None
         self.atoms: list[AtomRow] = []
 
@@ -109,9 +109,6 @@ class CrystalsPane(Pane):
         ):
             atoms.add_column(label, key=key)
 
-    def depends(self, state: ViewState) -> Hashable:
-        return (state.fusion, state.reduction)
-
     def main_widget(self) -> DataTable[Any]:
         return self.query_one("#crystals-table", DataTable)
 
@@ -143,12 +140,7 @@ class CrystalsPane(Pane):
                 c.formula,
                 key=str(c.index),
             )
-        arrow = "▼" if self.sort_reverse else "▲"
-        for key, (label, _) in SORTS.items():
-            column = table.columns.get(key)  # type: ignore[call-overload]
-            if column is not None:
-                column.label = Text(f"{label} {arrow}" if key == self.sort_column else label)
-        table.refresh()
+        self.label_sort_column(table)
         if keep is not None and str(keep) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep)), animate=False)
 
@@ -161,19 +153,6 @@ class CrystalsPane(Pane):
         if index != self.selected_index:
             self.selected_index = index
             self._load_atoms()
-
-    @on(DataTable.HeaderSelected, "#crystals-table")
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        if event.column_key.value in SORTS:
-            self.sort_by(str(event.column_key.value))
-
-    def sort_by(self, column: str) -> None:
-        if column == self.sort_column:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_column, self.sort_reverse = column, False
-        if self.view is not None:
-            self._fill_table(self.view)
 
     def jump(self, which: str) -> None:
         if self.view is None:

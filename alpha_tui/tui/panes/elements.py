@@ -19,10 +19,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import CellDoesNotExist
 
-from alpha_tui.analysis.elements import ElementStat, element_symbol
+from alpha_tui.analysis.elements import ElementStat, atomic_number, element_symbol
 from alpha_tui.analysis.statistics import Histogram, histogram
 from alpha_tui.tui.formatting import fmt, fmt_count
-from alpha_tui.tui.panes.base import Pane, Table
+from alpha_tui.tui.panes.base import SortablePane, Table
 from alpha_tui.tui.state import ViewState
 from alpha_tui.tui.widgets.histogram import Series, histogram_painter
 from alpha_tui.tui.widgets.periodic_table import ElementCell, PeriodicTable
@@ -58,20 +58,26 @@ class MinCountChanged(Message):
         self.value = value
 
 
+def symbol_z(symbol: str) -> int:
+    """Z of a shown symbol, including element_symbol's "Z<n>" form for unknown Z, so an
+    odd atomic number in a cache can still be selected."""
+    if symbol.startswith("Z") and symbol[1:].isdigit():
+        return int(symbol[1:])
+    return atomic_number(symbol)
+
+
 def sort_elements(elements: list[ElementStat], column: str, reverse: bool) -> list[ElementStat]:
     attr = SORTS[column][1]
     return sorted(elements, key=lambda e: (getattr(e, attr), e.z), reverse=reverse)
 
 
-class ElementsPane(Pane):
+class ElementsPane(SortablePane):
     pane_id = "elements"
     title = "Elements"
     key = "3"
-
-    def __init__(self, session: Any) -> None:
-        super().__init__(session)
-        self.sort_column = "mean"
-        self.sort_reverse = False
+    SORTS = SORTS
+    default_sort = "mean"
+    sort_table = "elements-table"
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="elements-controls"):
@@ -100,14 +106,14 @@ class ElementsPane(Pane):
 
     def compute(self, state: ViewState) -> ElementsView:
         s = self.session
-        elements = s.elements(state.fusion, state.reduction, state.min_count)
-        total = len(s.elements(state.fusion, state.reduction, 1))
+        every = s.elements(state.fusion, state.reduction, 1)
+        elements = [e for e in every if e.count >= max(int(state.min_count), 1)]
         all_hist = s.histogram(state.fusion, state.reduction)
         selected_hist = None
         n_selected = 0
         if state.selected_elements:
             values = np.asarray(s.alpha(state.fusion, state.reduction))
-            zs = [z for z, sym in ALL_SYMBOLS.items() if sym in state.selected_elements]
+            zs = [symbol_z(sym) for sym in state.selected_elements]
             mask = np.isin(np.asarray(s.cache.atomic_numbers), zs)
             n_selected = int(mask.sum())
             edges = all_hist.edges
@@ -116,7 +122,7 @@ class ElementsPane(Pane):
             )
         return ElementsView(
             elements=elements,
-            total_elements=total,
+            total_elements=len(every),
             selected=state.selected_elements,
             all_hist=all_hist,
             selected_hist=selected_hist,
@@ -163,17 +169,9 @@ class ElementsPane(Pane):
                 Text(fmt(e.std), justify="right"),
                 key=e.symbol,
             )
-        self._label_sort_column(table)
+        self.label_sort_column(table)
         if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current), animate=False)
-
-    def _label_sort_column(self, table: DataTable[Any]) -> None:
-        arrow = "▼" if self.sort_reverse else "▲"
-        for key, (label, _) in SORTS.items():
-            column = table.columns.get(key)  # type: ignore[call-overload]
-            if column is not None:
-                column.label = Text(f"{label} {arrow}" if key == self.sort_column else label)
-        table.refresh()
 
     def cursor_symbol(self) -> str | None:
         table = self.query_one("#elements-table", DataTable)
@@ -184,20 +182,6 @@ class ElementsPane(Pane):
         except CellDoesNotExist:
             return None
         return None if row_key.value is None else str(row_key.value)
-
-    def sort_by(self, column: str) -> None:
-        if column == self.sort_column:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_column, self.sort_reverse = column, False
-        if self.view is not None:
-            self._fill_table(self.view)
-
-    @on(DataTable.HeaderSelected, "#elements-table")
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
-        if key in SORTS:
-            self.sort_by(key)
 
     @on(Input.Submitted, "#min-count")
     def _min_count_submitted(self, event: Input.Submitted) -> None:

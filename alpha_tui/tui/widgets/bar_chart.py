@@ -75,6 +75,3 @@ class HBarChart(Widget):
             text.append(" " + value_text.rjust(value_width) + " " + bar.note + "\n")
         text.append(f"bars start at {fmt(self._baseline, 3)}", style="italic")
         return text
-
-    def plain_text(self) -> str:
-        return self.render().plain

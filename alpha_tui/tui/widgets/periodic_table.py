@@ -172,6 +172,3 @@ class PeriodicTable(Widget):
         else:
             text.append("no element passes the minimum-count filter", style="italic")
         return text
-
-    def plain_text(self) -> str:
-        return self.render().plain

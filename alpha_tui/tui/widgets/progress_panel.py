@@ -99,7 +99,3 @@ class ProgressPanel(Vertical):
         else:
             bar.update(total=None)
         self.query_one("#progress-history", Static).update("  ".join(self._finished))
-
-    def set_status(self, text: str) -> None:
-        self.line = text
-        self.query_one("#progress-stage", Static).update(text)
