@@ -25,6 +25,10 @@ class GraphBatch:
     batch_num_nodes: torch.Tensor  # [B] int64 atoms per crystal
     batch_num_edges: torch.Tensor  # [B] int64 bonds per crystal
     text: torch.Tensor  # [B, T_in] float32, text-encoder CLS embedding per crystal
+    # Every token's last hidden state, for fine-grained attention only; None when the
+    # text came as CLS vectors alone (then that head cannot run, and says so).
+    text_tokens: torch.Tensor | None = None  # [B, L, T_in] float32, padded per crystal
+    text_token_mask: torch.Tensor | None = None  # [B, L] bool, True for real tokens
 
     @property
     def num_nodes(self) -> int:
@@ -39,4 +43,6 @@ class GraphBatch:
         return int(self.batch_num_nodes.shape[0])
 
     def to(self, device: torch.device | str) -> GraphBatch:
-        return GraphBatch(**{k: v.to(device) for k, v in self.__dict__.items()})
+        return GraphBatch(
+            **{k: None if v is None else v.to(device) for k, v in self.__dict__.items()}
+        )
