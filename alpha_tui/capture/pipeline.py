@@ -164,6 +164,7 @@ def run_pipeline(
                 "sha256": loaded.sha256,
                 "config": loaded.config.to_dict(),
                 "config_source": loaded.config_source,
+                "assumptions": list(loaded.assumptions),
             },
             "device": str(device),
             "backend": built.backend_name,

@@ -40,12 +40,24 @@ class ModelConfig:
     use_cross_modal_attention: bool = True
     cross_modal_hidden_dim: int = 256
     cross_modal_num_heads: int = 4
+    cross_modal_dropout: float = 0.1
+    # SAGE-2.1 late fusion (the users' ALIGNNConfig defaults).
+    late_fusion_type: str = "concat"
+    late_fusion_rank: int = 16
+    late_fusion_output_dim: int = 64
     use_middle_fusion: bool = False
     middle_fusion_layers: tuple[int, ...] = (2,)
     middle_fusion_hidden_dim: int = 128
     middle_fusion_dropout: float = 0.1
     middle_fusion_num_heads: int = 2
+    middle_fusion_use_gate_norm: bool = False
+    middle_fusion_use_learnable_scale: bool = False
+    middle_fusion_initial_scale: float = 1.0
     use_fine_grained_attention: bool = False
+    fine_grained_hidden_dim: int = 256
+    fine_grained_num_heads: int = 8
+    fine_grained_dropout: float = 0.1
+    fine_grained_use_projection: bool = True
     link: str = "identity"
     classification: bool = False
     text_input_features: int = 768

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from alpha_tui.checkpoint import safe_unpickle
+from alpha_tui.checkpoint.assumptions import assumed_settings
 from alpha_tui.checkpoint.config import TEXT_WIDTH_ALIASES, ModelConfig, parse_fusion_layers
 from alpha_tui.checkpoint.infer import (
     infer_config,
@@ -56,6 +57,10 @@ class LoadedCheckpoint:
     notes: list[str]
     top_level_keys: list[str]  # empty for a bare state_dict or a pickled model object
     meta: dict[str, Any] = field(default_factory=dict)  # scalar top-level entries (epoch...)
+    # Fields a stored config (checkpoint or config.json) actually set.
+    stated_fields: frozenset[str] = frozenset()
+    # Settings that took a default because nothing stated them, as sentences to show.
+    assumptions: list[str] = field(default_factory=list)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -527,6 +532,8 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> LoadedCheckpoin
         mapping = _config_json(path, notes)
         source = "config.json"
 
+    stated: set[str] = set()
+    inferred, inferred_notes = infer_fields(state_dict)
     if mapping is None:
         notes.append("no config in the checkpoint or beside it: inferring it from the weights")
         config, inferred_notes = infer_config(state_dict)
@@ -538,7 +545,6 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> LoadedCheckpoin
         stated = set(coerced) & _MODEL_FIELDS
         if coerced.keys() & set(TEXT_WIDTH_ALIASES):
             stated.add("text_input_features")
-        inferred, inferred_notes = infer_fields(state_dict)
         # Findings ("hidden_features=128 (...)") are implied by the check below; keep
         # only the anomalies (inconsistent shapes, modules that never run...).
         notes.extend(n for n in inferred_notes if not _FINDING.match(n))
@@ -554,4 +560,6 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> LoadedCheckpoin
         notes=notes,
         top_level_keys=[] if bare or container is None else list(container),
         meta=_meta(top_container),
+        stated_fields=frozenset(stated),
+        assumptions=assumed_settings(config, source=source, known=stated | set(inferred)),
     )

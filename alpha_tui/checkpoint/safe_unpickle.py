@@ -107,7 +107,9 @@ class ForeignObject:
     def fields(self) -> dict[str, Any]:
         """Attribute values as the real object would have had them.
 
-        Handles the shapes ``__getstate__`` produces: a plain ``__dict__``; pydantic v2's
+        Handles the shapes ``__getstate__`` produces: a plain ``__dict__``; pydantic v1's
+        ``{"__dict__": ..., "__fields_set__": ..., "__private_attribute_values__": ...}``
+        (the users' ``ALIGNNConfig`` is a v1 ``BaseSettings``); pydantic v2's
         ``{"__dict__": ..., "__pydantic_extra__": ...}``; ``(dict_state, slot_state)``;
         and the items of dict subclasses (EasyDict-style configs).
         """
@@ -119,7 +121,7 @@ class ForeignObject:
             if not isinstance(part, dict):
                 continue
             inner = part.get("__dict__")
-            if isinstance(inner, dict) and any(str(k).startswith("__pydantic") for k in part):
+            if isinstance(inner, dict) and _is_pydantic_state(part):
                 out.update({str(k): v for k, v in inner.items()})
                 extra = part.get("__pydantic_extra__")
                 if isinstance(extra, dict):
@@ -133,6 +135,16 @@ class ForeignObject:
 
     def __repr__(self) -> str:
         return f"<{self.qualified_name} (not imported), {len(self.fields())} fields>"
+
+
+# Keys next to ``__dict__`` in a pickled pydantic model's state (v1 and v2).
+_PYDANTIC_V1_KEYS = frozenset({"__fields_set__", "__private_attribute_values__"})
+
+
+def _is_pydantic_state(part: dict[Any, Any]) -> bool:
+    """A plain object's ``__dict__`` never has dunder keys; pydantic's state always does."""
+    keys = {str(k) for k in part}
+    return bool(keys & _PYDANTIC_V1_KEYS) or any(k.startswith("__pydantic") for k in keys)
 
 
 class _ForeignClass(type):
