@@ -167,3 +167,21 @@ def test_no_terminal_hints_report(capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert main(["/nonexistent.pt"]) == 2
     assert "alpha-tui report" in capsys.readouterr().err
+
+
+def test_bare_state_dict_report_states_the_assumed_settings(setup, tmp_path, capsys):
+    form, _, args = setup
+    bare = tmp_path / "bare.pt"
+    torch.save(form.state_dict, bare)
+    report = run_json(capsys, ["report", str(bare), *args[1:], "--json"])
+    assert report["checkpoint"]["config_source"] == "inferred"
+    link = "predictions assume link=identity (no output transform): no config found"
+    assert report["assumptions"][0] == link
+    assert report["assumptions"][1].startswith("predictions assume classification=False")
+    assert main(["report", str(bare), *args[1:]]) == 0
+    assert f"ASSUMED     {link}" in capsys.readouterr().out.splitlines()
+
+
+def test_report_with_a_full_config_assumes_nothing(setup, capsys):
+    _, _, args = setup
+    assert run_json(capsys, ["report", *args, "--json"])["assumptions"] == []

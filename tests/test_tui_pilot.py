@@ -597,3 +597,40 @@ async def test_leaving_the_app_always_stops_the_loader() -> None:
         assert not app.cancel_event.is_set()
     # no key pressed: the teardown alone must release the loader
     assert stopped.wait(10)
+
+
+# ------------------------------------------------------------------ assumed settings
+
+ASSUMED = [
+    "predictions assume link=identity (no output transform): no config found",
+    "cross_modal_num_heads=4 assumed (no config found); harmless: attention over a single "
+    "text vector gives the same output for any head count",
+]
+
+
+async def test_assumed_settings_are_stated_in_overview_and_crystals() -> None:
+    from alpha_tui.tui.panes.overview import overview_rows
+
+    cache = make_cache(seed=0)
+    cache.meta["checkpoint"] = {**cache.meta.get("checkpoint", {}), "assumptions": ASSUMED}
+    session = AnalysisSession(cache)
+    rows = overview_rows(session)
+    assert [v for s, k, v in rows if (s, k) == ("checkpoint", "assumed")] == ASSUMED
+    app = new_app(session=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "predictions assume link=identity (no output transform)" in screen_text(app)
+        await pilot.press("5")
+        await settle(app, pilot)
+        # Only the sentence that changes what the prediction column means.
+        assert static_text(app, "#crystals-assumed") == ASSUMED[0]
+
+
+async def test_crystals_pane_has_no_assumption_line_when_config_was_read(
+    session: AnalysisSession,
+) -> None:
+    app = new_app(session=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        assert not app.screen.query("#crystals-assumed")

@@ -9,11 +9,18 @@ place that words them; torch-free so the TUI can import it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from alpha_tui.checkpoint.config import ModelConfig
 
-__all__ = ["DROPOUT_FIELDS", "UNSHAPED_FIELDS", "assumed_settings"]
+__all__ = [
+    "DROPOUT_FIELDS",
+    "UNSHAPED_FIELDS",
+    "assumed_settings",
+    "assumptions_in",
+    "prediction_assumptions",
+]
 
 # Fields no weight shape or key name reveals.
 UNSHAPED_FIELDS: tuple[str, ...] = (
@@ -72,3 +79,14 @@ def assumed_settings(
             "in eval mode, where dropout does nothing"
         )
     return out
+
+
+def assumptions_in(meta: Mapping[str, Any] | None) -> list[str]:
+    """The sentences a run recorded (``cache.meta["checkpoint"]["assumptions"]``)."""
+    checkpoint = (meta or {}).get("checkpoint") or {}
+    return [str(s) for s in checkpoint.get("assumptions") or []]
+
+
+def prediction_assumptions(meta: Mapping[str, Any] | None) -> list[str]:
+    """Only those that change what a prediction means (shown beside predictions)."""
+    return [s for s in assumptions_in(meta) if s.startswith("predictions assume")]

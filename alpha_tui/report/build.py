@@ -11,6 +11,7 @@ from typing import Any
 
 from alpha_tui.analysis.reductions import parse_reduction
 from alpha_tui.analysis.session import AnalysisSession
+from alpha_tui.checkpoint.assumptions import assumptions_in
 from alpha_tui.errors import UserError
 
 SCHEMA = "alpha-tui.report/1"
@@ -85,6 +86,7 @@ def build_report(
         "data": meta.get("data", {}),
         "prediction_available": meta.get("prediction_available", cache.predictions is not None),
         "notes": meta.get("notes", []),
+        "assumptions": assumptions_in(meta),
         "problems": meta.get("problems", []),
         "fusion_modules": list(session.fusion_modules),
         "fusion": selected,

@@ -31,6 +31,8 @@ def render_report(report: dict[str, Any], top: int = 5) -> str:
         f"run         device {report['device']}, backend {report['backend']}, "
         f"{report['n_crystals']} crystals, {report['n_atoms']} atoms (primitive cells)",
     ]
+    for sentence in report.get("assumptions", []):
+        lines.append(f"ASSUMED     {sentence}")
     for note in report.get("notes", []):
         lines.append(f"note        {note}")
     problems = report.get("problems", [])

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from alpha_tui.analysis.crystals import AtomRow, CrystalSummary
+from alpha_tui.checkpoint.assumptions import prediction_assumptions
 from alpha_tui.tui.formatting import fmt
 from alpha_tui.tui.panes.base import SortablePane, Table
 from alpha_tui.tui.state import ViewState
@@ -82,6 +83,10 @@ class CrystalsPane(SortablePane):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="crystals-title", classes="pane-title")
+        assumed = prediction_assumptions(self.session.cache.meta)
+        if assumed:
+            # Only when something was assumed: the prediction column means nothing without it.
+            yield Static(Text("; ".join(assumed), style="bold yellow"), id="crystals-assumed")
         with Horizontal(id="crystals-main"):
             crystals: DataTable[Any] = DataTable(id="crystals-table", cursor_type="row")
             yield crystals

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from alpha_tui.checkpoint.assumptions import assumptions_in
 from alpha_tui.tui.formatting import fmt_count
 from alpha_tui.tui.panes.base import Pane, Table
 from alpha_tui.tui.state import ViewState
@@ -63,6 +64,8 @@ def overview_rows(session: Any) -> list[tuple[str, str, str]]:
         ("checkpoint", "config source", str(ckpt.get("config_source", "—"))),
         ("checkpoint", "config", _config_text(ckpt.get("config"))),
     ]
+    for sentence in assumptions_in(meta):
+        rows.append(("checkpoint", "assumed", sentence))
     for note in meta.get("notes") or []:
         rows.append(("checkpoint", "note", str(note)))
     rows += [
