@@ -37,6 +37,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--cache-dir", type=Path, help="graph/text cache (default ~/.cache/alpha-tui)"
     )
+    data.add_argument(
+        "--graph-canonize",
+        choices=("true", "false"),
+        default="true",
+        help="jarvis use_canonize: true as the users trained (default); false as their "
+        "extraction scripts built graphs, to reproduce their earlier figures",
+    )
     run = parser.add_argument_group("model")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda (auto: CUDA if present)")
     run.add_argument("--backend", default="auto", choices=("auto", "native", "dgl"))
@@ -131,6 +138,7 @@ def run_options(args: argparse.Namespace):
         max_atoms=args.max_atoms,
         trust_checkpoint=args.trust_checkpoint,
         cache_dir=args.cache_dir,
+        graph_canonize=args.graph_canonize == "true",
         names=HookNames(layer_containers=containers, text_projection=args.text_projection_name),
     )
 

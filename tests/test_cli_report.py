@@ -185,3 +185,14 @@ def test_bare_state_dict_report_states_the_assumed_settings(setup, tmp_path, cap
 def test_report_with_a_full_config_assumes_nothing(setup, capsys):
     _, _, args = setup
     assert run_json(capsys, ["report", *args, "--json"])["assumptions"] == []
+
+
+def test_graph_canonize_flag_reaches_the_graphs_and_the_report(setup, capsys):
+    _, _, args = setup
+    default = run_json(capsys, ["report", *args, "--json"])
+    assert default["data"]["graph_canonize"] is True
+    report = run_json(capsys, ["report", *args, "--json", "--graph-canonize", "false"])
+    assert report["data"]["graph_canonize"] is False
+    assert main(["report", *args, "--graph-canonize", "false"]) == 0
+    out = capsys.readouterr().out
+    assert "graphs      jarvis use_canonize=False (as the extraction scripts" in out

@@ -67,6 +67,40 @@ def test_key_follows_content_and_parameters(tmp_path: Path, cif: Path) -> None:
     assert small.num_edges < build_graph(read_structure(cif)).num_edges
 
 
+def test_key_and_graph_follow_canonize(tmp_path: Path, cif: Path) -> None:
+    data = cif.read_bytes()
+    assert graph_key(data, 8.0, 12) == graph_key(data, 8.0, 12, True)
+    assert graph_key(data, 8.0, 12, True) != graph_key(data, 8.0, 12, False)
+    on, off = GraphCache(tmp_path / "cache"), GraphCache(tmp_path / "cache", canonize=False)
+    loader = CountingLoader()
+    with_canon = on.get_or_build(cif, loader)
+    as_found = off.get_or_build(cif, loader)  # same directory, other key: a miss
+    assert loader.calls == 2
+    _assert_same_graph(build_graph(read_structure(cif), canonize=False), as_found)
+    assert as_found.num_edges > with_canon.num_edges
+
+
+def test_uncanonized_bonds_between_sites_appear_from_both_ends() -> None:
+    """Rocksalt NaCl (2 sites): 6 Na-Cl bonds + 12 Na-Na + 12 Cl-Cl images.
+
+    Canonized, a Na-Cl bond found from Na and from Cl is one bond: 30 bonds, 60 edges.
+    As found (jarvis use_canonize=False) it is kept from each end: 36 bonds, 72 edges,
+    each Na-Cl edge twice. Self-image bonds are the same either way.
+    """
+    atoms = cf.rocksalt()
+    on, off = build_graph(atoms, canonize=True), build_graph(atoms, canonize=False)
+    assert (on.num_edges, off.num_edges) == (60, 72)
+
+    def multiset(graph, same_site: bool) -> list[tuple]:
+        mask = (graph.src == graph.dst) == same_site
+        rows = np.column_stack([graph.src, graph.dst, np.round(graph.r, 4)])[mask]
+        return sorted(map(tuple, rows.tolist()))
+
+    assert multiset(off, True) == multiset(on, True)
+    hetero = multiset(on, False)
+    assert len(hetero) == 12 and multiset(off, False) == sorted(hetero + hetero)
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong_arrays", "pickled_object"])
 def test_corrupt_entry_is_rebuilt(tmp_path: Path, cif: Path, damage: str) -> None:
     cache = GraphCache(tmp_path / "cache")

@@ -24,13 +24,13 @@ from alpha_tui.data.graphs import CrystalGraph, build_graph, to_dgl  # noqa: E40
 CRYSTALS = crystal_factory.all_crystals()
 
 
-def _reference(atoms):
+def _reference(atoms, use_canonize: bool = True):
     return jarvis_graphs.Graph.atom_dgl_multigraph(
         atoms,
         cutoff=8.0,
         max_neighbors=12,
         atom_features="cgcnn",
-        use_canonize=True,
+        use_canonize=use_canonize,
         compute_line_graph=True,
     )
 
@@ -53,11 +53,12 @@ def _line_multiset(content: np.ndarray, lg_src: np.ndarray, lg_dst: np.ndarray, 
     return np.column_stack([a, b])[order], cos[order]
 
 
+@pytest.mark.parametrize("canonize", [True, False], ids=["canonize", "as-found"])
 @pytest.mark.parametrize("name", list(CRYSTALS))
-def test_graph_equals_jarvis_dgl_graph(name: str) -> None:
+def test_graph_equals_jarvis_dgl_graph(name: str, canonize: bool) -> None:
     atoms = CRYSTALS[name]
-    g_ref, lg_ref = _reference(atoms)
-    ours = build_graph(atoms, cutoff=8.0, max_neighbors=12)
+    g_ref, lg_ref = _reference(atoms, use_canonize=canonize)
+    ours = build_graph(atoms, cutoff=8.0, max_neighbors=12, canonize=canonize)
 
     ref_src, ref_dst = (x.numpy().astype(np.int64) for x in g_ref.edges())
     ref_r = g_ref.edata["r"].numpy()
@@ -116,3 +117,17 @@ def test_round_trip_arrays_keeps_graph() -> None:
     again = CrystalGraph.from_arrays(ours.arrays())
     for key, value in ours.arrays().items():
         np.testing.assert_array_equal(getattr(again, key), value)
+
+
+def test_use_canonize_changes_the_graph() -> None:
+    """The two settings are different graphs (so the flag is worth having), per jarvis."""
+    changed = []
+    for name, atoms in CRYSTALS.items():
+        on = build_graph(atoms, canonize=True)
+        off = build_graph(atoms, canonize=False)
+        ref_on, _ = _reference(atoms, use_canonize=True)
+        ref_off, _ = _reference(atoms, use_canonize=False)
+        assert (on.num_edges, off.num_edges) == (ref_on.num_edges(), ref_off.num_edges())
+        if on.num_edges != off.num_edges:
+            changed.append(name)
+    assert changed, "use_canonize made no difference on any test crystal"

@@ -634,3 +634,14 @@ async def test_crystals_pane_has_no_assumption_line_when_config_was_read(
         await pilot.press("5")
         await settle(app, pilot)
         assert not app.screen.query("#crystals-assumed")
+
+
+def test_overview_says_how_graphs_were_built() -> None:
+    from alpha_tui.tui.panes.overview import overview_rows
+
+    for canonize, fragment in ((True, "--graph-canonize false"), (False, "training used True")):
+        cache = make_cache(seed=0)
+        cache.meta["data"] = {**cache.meta.get("data", {}), "graph_canonize": canonize}
+        rows = dict(((s, k), v) for s, k, v in overview_rows(AnalysisSession(cache)))
+        assert rows[("data", "graphs")].startswith(f"jarvis use_canonize={canonize}")
+        assert fragment in rows[("data", "graphs")]

@@ -42,6 +42,8 @@ class RunOptions:
     trust_checkpoint: bool = False
     cache_dir: Path | None = None
     names: HookNames = field(default_factory=HookNames)
+    # jarvis use_canonize: True as the users trained; False as their extraction scripts ran.
+    graph_canonize: bool = True
 
 
 def bundled_inputs(checkpoint: Path) -> tuple[Path | None, Path | None]:
@@ -92,7 +94,10 @@ def run_pipeline(
             f"no data for {options.checkpoint.name}: pass --data <folder with cif/ and "
             "description.csv>"
         )
-    graph_cache = GraphCache(options.cache_dir / "graphs" if options.cache_dir else None)
+    graph_cache = GraphCache(
+        options.cache_dir / "graphs" if options.cache_dir else None,
+        canonize=options.graph_canonize,
+    )
     dataset = read_dataset(
         data_path,
         max_atoms=options.max_atoms,
@@ -108,7 +113,7 @@ def run_pipeline(
         try:
             graph = record.graph
             if graph is None:  # looked up (and missed) by read_dataset already
-                graph = build_graph(record.atoms)
+                graph = build_graph(record.atoms, canonize=graph_cache.canonize)
                 if record.cache_key is not None:
                     graph_cache.store(record.cache_key, graph)
             graphs.append(graph)
@@ -174,6 +179,7 @@ def run_pipeline(
                 "root": str(dataset.root),
                 "n_rows": dataset.rows_total,
                 "primitive_cells": True,
+                "graph_canonize": graph_cache.canonize,
                 "text_embeddings": text_origin,
             },
             "prediction_available": built.prediction_available,

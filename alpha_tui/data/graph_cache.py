@@ -47,9 +47,10 @@ def default_graph_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return default_cache_root(environ) / "graphs"
 
 
-def graph_key(data: bytes, cutoff: float, max_neighbors: int) -> str:
+def graph_key(data: bytes, cutoff: float, max_neighbors: int, canonize: bool = True) -> str:
     """Content hash of a structure file and the graph parameters."""
     params = f"v{GRAPH_FORMAT_VERSION} cutoff={float(cutoff)!r} k={int(max_neighbors)}"
+    params += f" canonize={bool(canonize)}"
     header = f"alpha-tui graph {params}\n"
     return hashlib.sha256(header.encode() + data).hexdigest()
 
@@ -82,10 +83,17 @@ class CacheStats:
 
 
 class GraphCache:
-    """``get_or_build`` a structure file's graph; ``directory=None`` means the XDG default."""
+    """``get_or_build`` a structure file's graph; ``directory=None`` means the XDG default.
 
-    def __init__(self, directory: str | Path | None = None, *, enabled: bool = True) -> None:
+    ``canonize`` (jarvis ``use_canonize``) is fixed per cache object: every key it
+    computes and every graph it builds use it, so the two cannot disagree.
+    """
+
+    def __init__(
+        self, directory: str | Path | None = None, *, enabled: bool = True, canonize: bool = True
+    ) -> None:
         self.directory = Path(directory) if directory is not None else default_graph_cache_dir()
+        self.canonize = canonize
         self.stats = CacheStats()
         self.disabled_reason: str | None = None if enabled else "caching turned off"
 
@@ -110,7 +118,9 @@ class GraphCache:
         if not self.enabled:
             return None, None
         try:
-            key: str | None = graph_key(Path(path).read_bytes(), cutoff, max_neighbors)
+            key: str | None = graph_key(
+                Path(path).read_bytes(), cutoff, max_neighbors, self.canonize
+            )
         except OSError:
             return None, None
         graph = self.load(key) if key is not None else None
@@ -138,7 +148,9 @@ class GraphCache:
             return graph
         # key None: file gone since its Atoms were read: build, just don't cache
         atoms = atoms_loader(path) if callable(atoms_loader) else atoms_loader
-        graph = build_graph(atoms, cutoff=cutoff, max_neighbors=max_neighbors)
+        graph = build_graph(
+            atoms, cutoff=cutoff, max_neighbors=max_neighbors, canonize=self.canonize
+        )
         if key is not None:
             self.store(key, graph)
         return graph

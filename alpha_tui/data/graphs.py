@@ -27,6 +27,11 @@ Facts of the reference reproduced here (see jarvis ``nearest_neighbor_edges``,
 - angle cosine of a->b: cos between -r_a and r_b, clamped to [-1, 1].
 Edge order differs from jarvis (whose order comes from Python set iteration); only the
 edge multiset is defined.
+
+``canonize=False`` is jarvis' ``use_canonize=False`` (its default, which the users'
+extraction scripts used while their training used True): bonds are keyed by (site,
+neighbour, image) as found, not canonized, so a bond found from both ends is emitted
+twice in each direction and a site's degree follows its own k-nearest list.
 """
 
 from __future__ import annotations
@@ -122,7 +127,9 @@ def _in_range(size: int, *indices: np.ndarray) -> bool:
     return all(ix.size == 0 or (ix.min() >= 0 and ix.max() < size) for ix in indices)
 
 
-def build_graph(atoms: Atoms, cutoff: float = 8.0, max_neighbors: int = 12) -> CrystalGraph:
+def build_graph(
+    atoms: Atoms, cutoff: float = 8.0, max_neighbors: int = 12, *, canonize: bool = True
+) -> CrystalGraph:
     """The jarvis/ALIGNN k-nearest-neighbour graph of ``atoms`` with its line graph."""
     n = int(atoms.num_atoms)
     if n < 1:
@@ -130,7 +137,7 @@ def build_graph(atoms: Atoms, cutoff: float = 8.0, max_neighbors: int = 12) -> C
     if max_neighbors < 1 or cutoff <= 0:
         raise ValueError("max_neighbors must be >= 1 and cutoff > 0")
     site, nbr, image = _knn_neighbours(atoms, float(cutoff), int(max_neighbors))
-    u, v, img = _canonical_bonds(site, nbr, image)
+    u, v, img = _canonical_bonds(site, nbr, image) if canonize else _found_bonds(site, nbr, image)
 
     frac = np.atleast_2d(np.asarray(atoms.frac_coords, dtype=np.float64))
     d = np.asarray(atoms.lattice.cart_coords(frac[v] + img - frac[u]), dtype=np.float64)
@@ -292,4 +299,12 @@ def _canonical_bonds(
     v = np.where(swap, site, nbr)
     img = np.where(swap[:, None], -image, image)
     keys = np.unique(np.column_stack([u, v, img]), axis=0)
+    return keys[:, 0], keys[:, 1], keys[:, 2:].astype(np.float64)
+
+
+def _found_bonds(
+    site: np.ndarray, nbr: np.ndarray, image: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """jarvis ``use_canonize=False``: its set per (site, neighbour) of images as found."""
+    keys = np.unique(np.column_stack([site, nbr, image]), axis=0)
     return keys[:, 0], keys[:, 1], keys[:, 2:].astype(np.float64)

@@ -31,6 +31,10 @@ def render_report(report: dict[str, Any], top: int = 5) -> str:
         f"run         device {report['device']}, backend {report['backend']}, "
         f"{report['n_crystals']} crystals, {report['n_atoms']} atoms (primitive cells)",
     ]
+    canonize = (report.get("data") or {}).get("graph_canonize")
+    if canonize is not None:
+        origin = "as in training" if canonize else "as the extraction scripts; training used True"
+        lines.append(f"graphs      jarvis use_canonize={canonize} ({origin})")
     for sentence in report.get("assumptions", []):
         lines.append(f"ASSUMED     {sentence}")
     for note in report.get("notes", []):

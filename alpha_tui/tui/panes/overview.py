@@ -53,6 +53,20 @@ def _config_text(config: Any) -> str:
     return ", ".join(f"{k}={config[k]}" for k in keys)
 
 
+def graph_canonize_text(canonize: bool) -> str:
+    """Why the setting matters: the users' training and their extraction scripts differed."""
+    if canonize:
+        return (
+            "jarvis use_canonize=True, as the users' training built them (their extraction "
+            "scripts used False: rerun with --graph-canonize false to reproduce those figures)"
+        )
+    return (
+        "jarvis use_canonize=False (--graph-canonize false), as the users' extraction "
+        "scripts built them; training used True, so alphas and predictions differ from "
+        "what the model saw in training"
+    )
+
+
 def overview_rows(session: Any) -> list[tuple[str, str, str]]:
     cache = session.cache
     meta: dict[str, Any] = cache.meta or {}
@@ -84,6 +98,8 @@ def overview_rows(session: Any) -> list[tuple[str, str, str]]:
             else "cells as written in the CIF files (not reduced to primitive)"
         )
         rows.append(("data", "cells", cells))
+    if "graph_canonize" in data:
+        rows.append(("data", "graphs", graph_canonize_text(bool(data["graph_canonize"]))))
     for name in session.fusion_modules:
         rows.append(("model", "fusion module", f"{name} (H={cache.hidden_size(name)})"))
     if not session.fusion_modules:
