@@ -175,7 +175,9 @@ def test_train_py_config_json_beside_a_bare_model_dict(tmp_path: Path) -> None:
 
 
 def test_assumed_settings_drop_what_is_known() -> None:
-    config = ModelConfig(use_cross_modal_attention=False, use_fine_grained_attention=True)
+    config = ModelConfig(
+        use_cross_modal_attention=False, use_fine_grained_attention=True, use_middle_fusion=True
+    )
     sentences = assumed_settings(
         config,
         source="inferred",
@@ -186,4 +188,13 @@ def test_assumed_settings_drop_what_is_known() -> None:
         "count): no config found",
         "middle_fusion_dropout, fine_grained_dropout assumed at defaults (no config found); "
         "harmless: the model runs in eval mode, where dropout does nothing",
+    ]
+
+
+def test_dropouts_of_absent_modules_are_not_listed() -> None:
+    config = ModelConfig(use_cross_modal_attention=False)
+    sentences = assumed_settings(config, source="inferred", known={"link", "classification"})
+    assert sentences == [
+        "graph_dropout assumed at defaults (no config found); harmless: the model runs "
+        "in eval mode, where dropout does nothing"
     ]

@@ -72,7 +72,14 @@ def assumed_settings(
             f"cross_modal_num_heads={config.cross_modal_num_heads} assumed ({why}); harmless: "
             "attention over a single text vector gives the same output for any head count"
         )
-    dropouts = [name for name in DROPOUT_FIELDS if name not in said]
+    present = {
+        "graph_dropout": True,
+        "cross_modal_dropout": config.use_cross_modal_attention,
+        "middle_fusion_dropout": bool(config.fusion_layers),
+        "fine_grained_dropout": config.use_fine_grained_attention,
+    }
+    # Only modules the network has: a disabled module's dropout is not even a setting.
+    dropouts = [name for name in DROPOUT_FIELDS if present[name] and name not in said]
     if dropouts:
         out.append(
             f"{', '.join(dropouts)} assumed at defaults ({why}); harmless: the model runs "
