@@ -22,6 +22,8 @@ from alpha_tui.checkpoint.config import ModelConfig
 from alpha_tui.checkpoint.loader import load_checkpoint
 from alpha_tui.model.build import build_model
 
+pytestmark = pytest.mark.both_lanes  # the users' lane too: torch 2.2, numpy<2
+
 FIXTURES = Path(__file__).parent / "fixtures" / "sage_checkpoints"
 TRAIN_PY_KEYS = ["model", "config", "optimizer", "lr_scheduler", "epoch", "val_mae"]
 
