@@ -41,8 +41,9 @@ class ModelConfig:
     cross_modal_hidden_dim: int = 256
     cross_modal_num_heads: int = 4
     cross_modal_dropout: float = 0.1
-    # SAGE-2.1 late fusion (the users' ALIGNNConfig defaults).
-    late_fusion_type: str = "concat"
+    # SAGE-2.1 late fusion. "" = the config does not say (forks before SAGE-2.1 had no
+    # such field and averaged; the weights decide); their own default is "concat".
+    late_fusion_type: str = ""
     late_fusion_rank: int = 16
     late_fusion_output_dim: int = 64
     use_middle_fusion: bool = False
