@@ -84,7 +84,11 @@ def test_report_json_has_closed_form_numbers(setup, capsys):
     assert top["graph_heavy_share"] == 1.0  # max(sigmoid(b)) = sigmoid(3) > 0.7
     collapse = report["collapse"][FUSION]
     assert collapse["gate_std"] == pytest.approx(form.alpha.std(), rel=1e-4)
-    assert collapse["expected_std"] == pytest.approx(form.alpha.std() / np.sqrt(H), rel=1e-4)
+    # the same gate for every atom: all the pooled spread is between dimensions (issue 8 §5)
+    assert collapse["expected_std"] == pytest.approx(0.0, abs=1e-6)
+    assert collapse["between_dim_share"] == pytest.approx(1.0, abs=1e-6)
+    assert collapse["verdict_kind"] == "no-variation"
+    assert "no per-atom variation" in collapse["verdict"]
     layers = report["layers"]
     projection = [r for r in layers if r["text_source"] == "text_projection"]
     transform = [r for r in layers if r["text_source"] == f"{FUSION}.text_transform"]

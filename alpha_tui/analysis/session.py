@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from alpha_tui.analysis.collapse import CollapseDiagnostic, collapse_diagnostic
+from alpha_tui.analysis.collapse import CollapseDiagnostic, collapse_from_moments
 from alpha_tui.analysis.correlations import AlphaTargetCorrelation, alpha_target_correlation
 from alpha_tui.analysis.crystals import (
     AtomRow,
@@ -22,6 +22,7 @@ from alpha_tui.analysis.crystals import (
     crystal_summaries,
 )
 from alpha_tui.analysis.elements import ElementStat, element_stats
+from alpha_tui.analysis.gate_moments import GateMoments, gate_moments
 from alpha_tui.analysis.layer_flow import MATCH, LayerFlowRow, layer_flow_rows
 from alpha_tui.analysis.reductions import (
     ReductionSpec,
@@ -95,10 +96,15 @@ class AnalysisSession:
         rng = (0.0, 1.0) if in_unit_interval(spec) else None
         return histogram(self.alpha(fusion, spec), bins=bins, range=rng)
 
-    def collapse(self, fusion: str) -> CollapseDiagnostic:
+    def gate_moments(self, fusion: str) -> GateMoments:
+        """Means, variances and [H, H] covariance over atoms: one pass shared by the
+        collapse statistic and the Dims pane."""
         self._check_fusion(fusion)
+        return self._cached(("moments", fusion), lambda: gate_moments(self.cache.gates[fusion]))
+
+    def collapse(self, fusion: str) -> CollapseDiagnostic:
         return self._cached(
-            ("collapse", fusion), lambda: collapse_diagnostic(self.cache.gates[fusion])
+            ("collapse", fusion), lambda: collapse_from_moments(self.gate_moments(fusion))
         )
 
     def elements(

@@ -1,6 +1,8 @@
 """The report document (schema ``alpha-tui.report/1``), documented in the README.
 
-Key names are a contract with users' scripts: add keys, never rename them. Numbers
+Key names are a contract with users' scripts: add keys, never rename them; a key
+whose meaning changes bumps the schema (report/2: the ``collapse`` figures are taken
+across atoms per dimension, issue 8 §5; the README lists the changed keys). Numbers
 that cannot be computed are ``null``, never NaN, so the output is strict JSON.
 """
 

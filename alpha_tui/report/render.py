@@ -66,9 +66,12 @@ def render_report(report: dict[str, Any], top: int = 5) -> str:
         )
         c = report["collapse"][fusion]
         lines += [
-            f"collapse: per-dimension std {_num(c['gate_std'])}, mean-reduced std "
+            f"collapse: std across atoms per dim {_num(c['atom_std'])}, mean-reduced std "
             f"{_num(c['mean_reduced_std'])}, independent-dims expectation "
-            f"{_num(c['expected_std'])}, effective dims {_num(c['effective_dims'], '.1f')}",
+            f"{_num(c['expected_std'])}",
+            f"          N_eff {_num(c['effective_dims'], '.1f')} of {c['hidden']}, participation "
+            f"ratio {_num(c['participation_ratio'], '.1f')}, between-dim share of entry "
+            f"variance {_num(c['between_dim_share'], '.1%')}",
             f"          {c['verdict']}",
         ]
     lines += ["", "layer flow (cosine of node features with the crystal's text, per atom)"]
