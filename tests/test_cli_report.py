@@ -89,6 +89,24 @@ def test_report_json_has_closed_form_numbers(setup, capsys):
     assert collapse["between_dim_share"] == pytest.approx(1.0, abs=1e-6)
     assert collapse["verdict_kind"] == "no-variation"
     assert "no per-atom variation" in collapse["verdict"]
+    dims = report["dims"][FUSION]
+    # sigmoid(b), b = linspace(-3, 3): only sigmoid(3) > 0.95 and sigmoid(-3) < 0.05
+    assert dims["counts"] == {"open": 1, "shut": 1, "varying": H - 2}
+    assert [r["dim"] for r in dims["per_dim"]] == list(range(H))  # means rise with b
+    assert dims["per_dim"][3]["mean"] == pytest.approx(form.alpha[3], abs=1e-6)
+    assert dims["top_eigenvalues"][0] == pytest.approx(0.0, abs=1e-10)
+    assert dims["participation_ratio"] is None  # no covariance at all
+    sb = dims["scale_balance"]
+    x_norm, t_norm = np.linalg.norm(form.x0), np.linalg.norm(form.v)
+    assert sb["x_norm"]["median"] == pytest.approx(x_norm, rel=1e-5)
+    assert sb["t_norm"]["median"] == pytest.approx(t_norm, rel=1e-5)
+    assert sb["injected_norm"]["mean"] == pytest.approx(
+        np.linalg.norm(form.alpha * form.v), rel=1e-5
+    )
+    assert sb["equalising_text_scale"] == pytest.approx(x_norm / t_norm, rel=1e-5)
+    assert sb["text_scale"] is None
+    # LayerNorm weight 0, bias w: LN(x) = w = out, so the text changed nothing after it
+    assert sb["ln_change"]["p95"] == pytest.approx(0.0, abs=1e-5)
     layers = report["layers"]
     projection = [r for r in layers if r["text_source"] == "text_projection"]
     transform = [r for r in layers if r["text_source"] == f"{FUSION}.text_transform"]

@@ -21,6 +21,7 @@ from alpha_tui.analysis.crystals import (
     crystal_means,
     crystal_summaries,
 )
+from alpha_tui.analysis.dims import DimStats, HeatMap, dim_stats, heat_map
 from alpha_tui.analysis.elements import ElementStat, element_stats
 from alpha_tui.analysis.gate_moments import GateMoments, gate_moments
 from alpha_tui.analysis.layer_flow import MATCH, LayerFlowRow, layer_flow_rows
@@ -30,6 +31,7 @@ from alpha_tui.analysis.reductions import (
     parse_reduction,
     reduce_gates,
 )
+from alpha_tui.analysis.scale_balance import ScaleBalance, scale_balance
 from alpha_tui.analysis.statistics import AlphaStats, Histogram, alpha_stats, histogram
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
@@ -105,6 +107,33 @@ class AnalysisSession:
     def collapse(self, fusion: str) -> CollapseDiagnostic:
         return self._cached(
             ("collapse", fusion), lambda: collapse_from_moments(self.gate_moments(fusion))
+        )
+
+    def dims(self, fusion: str) -> DimStats:
+        return self._cached(
+            ("dims", fusion),
+            lambda: dim_stats(self.cache.gates[fusion], self.gate_moments(fusion)),
+        )
+
+    def dims_heat_map(self, fusion: str, rows: int, cols: int) -> HeatMap:
+        """Atoms sampled along the same pc1 score the ``pc1`` reduction shows."""
+        return heat_map(
+            self.cache.gates[fusion], self.alpha(fusion, "pc1"), self.dims(fusion).order, rows, cols
+        )
+
+    def scale_balance(self, fusion: str) -> ScaleBalance:
+        self._check_fusion(fusion)
+        c = self.cache
+        return self._cached(
+            ("scale_balance", fusion),
+            lambda: scale_balance(
+                c.gates[fusion],
+                c.text_transform[fusion],
+                c.atom_crystal,
+                c.fusion_input_norm[fusion],
+                ln_change=c.fusion_ln_change.get(fusion),
+                text_scale=c.text_scale.get(fusion),
+            ),
         )
 
     def elements(

@@ -59,6 +59,14 @@ def choose_fusion(session: AnalysisSession, fusion: str | None) -> str | None:
     )
 
 
+def dims_document(session: AnalysisSession, fusion: str) -> dict[str, Any]:
+    """The Dims pane's figures for one fusion module (README: report key ``dims``)."""
+    return {
+        **session.dims(fusion).to_dict(),
+        "scale_balance": session.scale_balance(fusion).to_dict(),
+    }
+
+
 def build_report(
     session: AnalysisSession, *, reduction: str = "max", fusion: str | None = None
 ) -> dict[str, Any]:
@@ -71,6 +79,7 @@ def build_report(
         f: {r: session.stats(f, r).to_dict() for r in reductions} for f in session.fusion_modules
     }
     collapse = {f: session.collapse(f).to_dict() for f in session.fusion_modules}
+    dims = {f: dims_document(session, f) for f in session.fusion_modules}
     layers = [{key: row.to_dict()[key] for key in LAYER_KEYS} for row in session.layer_flow()]
     elements = []
     correlation = None
@@ -93,6 +102,7 @@ def build_report(
         "reduction": spec.name,
         "alpha": alpha,
         "collapse": collapse,
+        "dims": dims,
         "layers": layers,
         "elements": elements,
         "correlation": correlation,

@@ -19,6 +19,21 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _dims_lines(d: dict[str, Any] | None) -> list[str]:
+    if not d:
+        return []
+    counts, sb = d["counts"], d["scale_balance"]
+    top = ", ".join(_num(v, ".3g") for v in d["top_eigenvalues"][:5])
+    current = "none" if sb["text_scale"] is None else _num(sb["text_scale"], ".3g")
+    ratio = sb["norm_ratio"] or {}
+    return [
+        f"dims:     {counts['open']} always open, {counts['shut']} always shut, "
+        f"{counts['varying']} varying; top eigenvalues {top}",
+        f"scale:    median ||x||/||t|| {_num(ratio.get('median'), '.3g')}; text scale that "
+        f"would equalise norms {_num(sb['equalising_text_scale'], '.3g')} (current: {current})",
+    ]
+
+
 def render_report(report: dict[str, Any], top: int = 5) -> str:
     ckpt = report["checkpoint"]
     cfg = ckpt.get("config", {})
@@ -74,6 +89,7 @@ def render_report(report: dict[str, Any], top: int = 5) -> str:
             f"variance {_num(c['between_dim_share'], '.1%')}",
             f"          {c['verdict']}",
         ]
+        lines += _dims_lines(report.get("dims", {}).get(fusion))
     lines += ["", "layer flow (cosine of node features with the crystal's text, per atom)"]
     rows = []
     for r in report["layers"]:
