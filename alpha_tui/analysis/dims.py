@@ -16,6 +16,7 @@ import numpy as np
 from alpha_tui.analysis.elements import element_symbol
 from alpha_tui.analysis.gate_moments import GateMoments, covariance_spectrum, participation_ratio
 from alpha_tui.analysis.reductions import iter_chunks
+from alpha_tui.analysis.statistics import Histogram, histogram
 
 OPEN_ABOVE = 0.95
 SHUT_BELOW = 0.05
@@ -143,3 +144,35 @@ def dim_elements(values: np.ndarray, atomic_numbers: np.ndarray) -> list[DimElem
         for k in np.nonzero(count)[0].tolist()
     ]  # fmt: skip
     return sorted(out, key=lambda e: (-e.mean, e.z))
+
+
+@dataclass(frozen=True)
+class DimDetail:
+    dim: int
+    rank: int  # position in the by-mean order, 0 = lowest mean
+    kind: str
+    mean: float
+    std: float
+    open_share: float
+    shut_share: float
+    histogram: Histogram  # over (0, 1)
+    elements: list[DimElement]  # most open first
+
+
+def dim_detail(
+    gates: np.ndarray, stats: DimStats, atomic_numbers: np.ndarray, dim: int, bins: int = 40
+) -> DimDetail:
+    """One dimension across atoms: what the Dims pane shows when it is selected."""
+    values = np.asarray(gates)[:, dim].astype(np.float64)
+    rank = int(np.nonzero(stats.order == dim)[0][0])
+    return DimDetail(
+        dim=dim,
+        rank=rank,
+        kind=stats.kind[dim],
+        mean=float(stats.mean[dim]),
+        std=float(stats.std[dim]),
+        open_share=float(stats.open_share[dim]),
+        shut_share=float(stats.shut_share[dim]),
+        histogram=histogram(values, bins=bins, range=(0.0, 1.0)),
+        elements=dim_elements(values, atomic_numbers),
+    )

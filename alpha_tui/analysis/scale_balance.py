@@ -26,12 +26,12 @@ import numpy as np
 from alpha_tui.analysis.reductions import iter_chunks
 
 QUANTITIES: tuple[tuple[str, str], ...] = (
-    ("x_norm", "||x|| node features in"),
-    ("t_norm", "||t|| text injected"),
+    ("x_norm", "||x|| nodes in"),
+    ("t_norm", "||t|| text in"),
     ("injected_norm", "||α⊙t||"),
-    ("norm_ratio", "||x|| / ||t||"),
-    ("injection_ratio", "||α⊙t|| / ||x||"),
-    ("ln_change", "||out − LN(x)||"),
+    ("norm_ratio", "||x||/||t||"),
+    ("injection_ratio", "||α⊙t||/||x||"),
+    ("ln_change", "||out−LN(x)||"),
 )
 
 

@@ -21,7 +21,7 @@ from alpha_tui.analysis.crystals import (
     crystal_means,
     crystal_summaries,
 )
-from alpha_tui.analysis.dims import DimStats, HeatMap, dim_stats, heat_map
+from alpha_tui.analysis.dims import DimDetail, DimStats, HeatMap, dim_detail, dim_stats, heat_map
 from alpha_tui.analysis.elements import ElementStat, element_stats
 from alpha_tui.analysis.gate_moments import GateMoments, gate_moments
 from alpha_tui.analysis.layer_flow import MATCH, LayerFlowRow, layer_flow_rows
@@ -120,6 +120,10 @@ class AnalysisSession:
         return heat_map(
             self.cache.gates[fusion], self.alpha(fusion, "pc1"), self.dims(fusion).order, rows, cols
         )
+
+    def dim_detail(self, fusion: str, dim: int, bins: int = 40) -> DimDetail:
+        c = self.cache
+        return dim_detail(c.gates[fusion], self.dims(fusion), c.atomic_numbers, dim, bins)
 
     def scale_balance(self, fusion: str) -> ScaleBalance:
         self._check_fusion(fusion)
