@@ -68,7 +68,7 @@ def run_json(capsys, args):
 def test_report_json_has_closed_form_numbers(setup, capsys):
     form, _, args = setup
     report = run_json(capsys, ["report", *args, "--json", "--reduction", "max"])
-    assert report["schema"] == "alpha-tui.report/1"
+    assert report["schema"] == "alpha-tui.report/2"
     assert report["checkpoint"]["config_source"] == "checkpoint"
     assert len(report["checkpoint"]["sha256"]) == 64
     assert report["n_crystals"] == len(CRYSTALS)

@@ -1,4 +1,4 @@
-"""The report document (schema ``alpha-tui.report/1``), documented in the README.
+"""The report document (schema ``alpha-tui.report/2``), documented in the README.
 
 Key names are a contract with users' scripts: add keys, never rename them; a key
 whose meaning changes bumps the schema (report/2: the ``collapse`` figures are taken
@@ -15,7 +15,7 @@ from alpha_tui.analysis.reductions import parse_reduction
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.errors import UserError
 
-SCHEMA = "alpha-tui.report/1"
+SCHEMA = "alpha-tui.report/2"
 LAYER_KEYS = (
     "layer",
     "label",
