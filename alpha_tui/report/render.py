@@ -24,7 +24,7 @@ def _dims_lines(d: dict[str, Any] | None) -> list[str]:
         return []
     counts, sb = d["counts"], d["scale_balance"]
     top = ", ".join(_num(v, ".3g") for v in d["top_eigenvalues"][:5])
-    current = "none" if sb["text_scale"] is None else _num(sb["text_scale"], ".3g")
+    current = "none, i.e. 1" if sb["text_scale"] is None else _num(sb["text_scale"], ".3g")
     ratio = sb["norm_ratio"] or {}
     return [
         f"dims:     {counts['open']} always open, {counts['shut']} always shut, "

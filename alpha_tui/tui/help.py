@@ -23,7 +23,11 @@ PANES_TEXT = """\
                 dataset size, fusion modules, problems (skipped rows, NaN/Inf) and findings
 2 Alpha         histogram of one alpha per atom under the chosen reduction, guides at
                 0.3 (text-heavy below) and 0.7 (graph-heavy above), statistics, and the
-                variance-collapse check (does the mean over H dims hide the spread?)
+                variance-collapse check built from v_d, each dim's variance across atoms:
+                N_eff = mean v_d / Var(mean alpha) is H for independent dims and 1 when
+                all move together; "between-dim share" is pooled spread that no reduction
+                can turn into atom diversity; "no per-atom variation" when every dim's
+                std over atoms is <= 1e-6
 3 Elements      alpha per element (min-count filter, sortable), selected elements against
                 all atoms, periodic-table heat map (symbol + shade, value when wide)
 4 Layers        cosine of each layer with the chosen text source (mean ± std, null
