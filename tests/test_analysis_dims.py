@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from synthetic import make_cache
 
-from alpha_tui.analysis.dims import OPEN, SHUT, VARYING, dim_elements, dim_stats, heat_map
+from alpha_tui.analysis.dims import (
+    OPEN,
+    SHUT,
+    VARYING,
+    dim_elements,
+    dim_stats,
+    heat_map,
+    rank_atoms,
+)
 from alpha_tui.analysis.gate_moments import gate_moments
 from alpha_tui.analysis.scale_balance import distribution, scale_balance
 from alpha_tui.analysis.session import AnalysisSession
@@ -53,7 +61,7 @@ def test_heat_map_samples_along_pc1_and_averages_sorted_dims() -> None:
     g = rng.uniform(0, 1, (50, 8))
     pc1 = rng.normal(size=50)
     order = np.argsort(g.mean(axis=0))
-    hm = heat_map(g, pc1, order, rows=5, cols=3)
+    hm = heat_map(g, rank_atoms(pc1), order, rows=5, cols=3)
     ranked = np.argsort(pc1)
     np.testing.assert_array_equal(hm.atoms, ranked[[0, 12, 24, 37, 49]])
     assert np.all(np.diff(pc1[hm.atoms]) > 0)

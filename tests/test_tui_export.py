@@ -158,9 +158,7 @@ def test_render_pane_screenshots_writes_one_svg_per_pane(
     session: AnalysisSession, tmp_path: Path
 ) -> None:
     paths = render_pane_screenshots(session, tmp_path / "shots", size=(100, 30))
-    assert [p.name for p in paths] == [
-        f"{cls.key}-{cls.pane_id}.svg" for cls in PANE_CLASSES
-    ]
+    assert [p.name for p in paths] == [f"{cls.key}-{cls.pane_id}.svg" for cls in PANE_CLASSES]
     texts = [svg_text(p.read_text()) for p in paths]
     assert all(p.read_text().lstrip().startswith("<svg") for p in paths)
     assert "checkpoint" in texts[0]

@@ -52,8 +52,11 @@ class DimStats:
         return {
             "hidden": self.hidden,
             "n_atoms": self.n_atoms,
-            "thresholds": {"open_above": OPEN_ABOVE, "shut_below": SHUT_BELOW,
-                           "atom_share": ALWAYS_SHARE},  # fmt: skip
+            "thresholds": {
+                "open_above": OPEN_ABOVE,
+                "shut_below": SHUT_BELOW,
+                "atom_share": ALWAYS_SHARE,
+            },  # fmt: skip
             "counts": self.counts,
             "participation_ratio": self.participation_ratio,
             "top_eigenvalues": self.eigenvalues[:TOP_EIGENVALUES].tolist(),
@@ -108,12 +111,17 @@ class HeatMap:
     dim_groups: list[np.ndarray]  # [cols] the dims averaged in each column, by mean
 
 
+def rank_atoms(pc1: np.ndarray) -> np.ndarray:
+    """Atoms by rising pc1 score (NaN as 0); sorted once, the heat map redraws often."""
+    return np.argsort(np.nan_to_num(np.asarray(pc1), nan=0.0), kind="stable")
+
+
 def heat_map(
-    gates: np.ndarray, pc1: np.ndarray, order: np.ndarray, rows: int, cols: int
+    gates: np.ndarray, ranked: np.ndarray, order: np.ndarray, rows: int, cols: int
 ) -> HeatMap:
+    """``ranked`` is ``rank_atoms(pc1)``; rows are atoms at evenly spaced pc1 ranks."""
     n, h = np.asarray(gates).shape
     rows, cols = max(1, min(rows, n)), max(1, min(cols, h))
-    ranked = np.argsort(np.nan_to_num(np.asarray(pc1), nan=0.0), kind="stable")
     atoms = ranked[np.round(np.linspace(0, n - 1, rows)).astype(np.int64)] if n else ranked
     picked = np.asarray(gates)[atoms].astype(np.float64)
     groups = np.array_split(np.asarray(order), cols)

@@ -21,7 +21,15 @@ from alpha_tui.analysis.crystals import (
     crystal_means,
     crystal_summaries,
 )
-from alpha_tui.analysis.dims import DimDetail, DimStats, HeatMap, dim_detail, dim_stats, heat_map
+from alpha_tui.analysis.dims import (
+    DimDetail,
+    DimStats,
+    HeatMap,
+    dim_detail,
+    dim_stats,
+    heat_map,
+    rank_atoms,
+)
 from alpha_tui.analysis.elements import ElementStat, element_stats
 from alpha_tui.analysis.gate_moments import GateMoments, gate_moments
 from alpha_tui.analysis.layer_flow import MATCH, LayerFlowRow, layer_flow_rows
@@ -117,9 +125,8 @@ class AnalysisSession:
 
     def dims_heat_map(self, fusion: str, rows: int, cols: int) -> HeatMap:
         """Atoms sampled along the same pc1 score the ``pc1`` reduction shows."""
-        return heat_map(
-            self.cache.gates[fusion], self.alpha(fusion, "pc1"), self.dims(fusion).order, rows, cols
-        )
+        ranked = self._cached(("pc1_rank", fusion), lambda: rank_atoms(self.alpha(fusion, "pc1")))
+        return heat_map(self.cache.gates[fusion], ranked, self.dims(fusion).order, rows, cols)
 
     def dim_detail(self, fusion: str, dim: int, bins: int = 40) -> DimDetail:
         c = self.cache

@@ -54,8 +54,7 @@ def equalise_text(balance: ScaleBalance) -> str:
         f"{balance.text_scale:.4g}" if balance.text_scale is not None else "none in checkpoint = 1"
     )
     return (
-        f"text scale that would equalise norms {fmt_sig(balance.equalising_scale)} "
-        f"(now: {current})"
+        f"text scale that would equalise norms {fmt_sig(balance.equalising_scale)} (now: {current})"
     )
 
 
@@ -142,7 +141,7 @@ class DimsPane(Pane):
 
     def compute(self, state: ViewState) -> DimsView:
         s = self.session
-        s.alpha(state.fusion, "pc1")  # warm: the heat map orders atoms by it while painting
+        s.dims_heat_map(state.fusion, 1, 1)  # warm the pc1 ranking the heat map paints from
         return DimsView(state.fusion, s.dims(state.fusion), s.scale_balance(state.fusion))
 
     def apply(self, view: DimsView) -> None:
