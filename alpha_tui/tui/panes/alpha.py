@@ -57,27 +57,21 @@ def collapse_renderable(diag: Any) -> RichTable:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(justify="right", no_wrap=True)
     table.add_column(overflow="fold")
-    table.add_row(
-        "variance collapse", "", f"does the mean over {diag.hidden} dims hide the spread?"
-    )
+    table.add_row("variance collapse", "", f"does the mean over {diag.hidden} dims hide it?")
+    mark = VERDICT_MARKS.get(diag.verdict_kind, diag.verdict_kind)
+    table.add_row("verdict", mark, diag.verdict)  # first: visible without scrolling at 80x24
     table.add_row("std across atoms", fmt(diag.atom_std), "√(mean over dims of v_d)")
     table.add_row("mean-reduced std", fmt(diag.mean_reduced_std), "what the users plotted")
     table.add_row("independent expect.", fmt(diag.expected_std), "√(mean v_d / H)")
     table.add_row(
         "effective dims",
         f"{fmt(diag.effective_dims, 1)} of {diag.hidden}",
-        "mean v_d / Var(mean α): H independent, 1 together",
+        "mean v_d / Var(ᾱ): H if independent, 1 if together",
     )
+    table.add_row("participation ratio", fmt(diag.participation_ratio, 1), "(Σλ)²/Σλ² over atoms")
     table.add_row(
-        "participation ratio", fmt(diag.participation_ratio, 1), "(Σλ)²/Σλ² of the covariance"
+        "between-dim share", fmt_share(diag.between_dim_share), "of pooled variance: not atoms"
     )
-    table.add_row(
-        "between-dim share",
-        fmt_share(diag.between_dim_share),
-        "of the pooled entry variance (not atom diversity)",
-    )
-    mark = VERDICT_MARKS.get(diag.verdict_kind, diag.verdict_kind)
-    table.add_row("verdict", mark, diag.verdict)
     return table
 
 

@@ -30,7 +30,7 @@ from alpha_tui.tui.widgets.gate_heat_map import GateHeatMap
 from alpha_tui.tui.widgets.spark_histogram import SparkHistogram
 
 SPECTRUM_BARS = 6
-DEFAULT_BINS = 30
+HIST_BINS = 32  # fixed, so the picture never depends on when layout happened; fits 80x24
 
 
 @dataclass(frozen=True)
@@ -186,8 +186,7 @@ class DimsPane(Pane):
         """Histogram and elements of one dim: cheap (one column), so done on the UI thread."""
         view: DimsView = self.view
         spark = self.query_one("#dims-hist", SparkHistogram)
-        bins = max(10, spark.size.width - 8) if spark.size.width else DEFAULT_BINS
-        self.detail = self.session.dim_detail(view.fusion, dim, bins=bins)
+        self.detail = self.session.dim_detail(view.fusion, dim, bins=HIST_BINS)
         lines = detail_lines(self.detail, view.dims.hidden)
         self.query_one("#dims-detail", Static).update(
             Text("\n".join(lines), no_wrap=True, overflow="ellipsis")
