@@ -135,6 +135,8 @@ def test_text_report_names_the_mismatch(setup, capsys):
     out = capsys.readouterr().out
     assert "SKIPPED(16≠64)" in out
     assert "collapse" in out and "Missing" in out
+    assert "no per-atom variation" in out and f"N_eff n/a of {H}" in out
+    assert "text scale that would equalise norms" in out and "current: none, i.e. 1" in out
 
 
 def test_export_npz_round_trips(setup, tmp_path, capsys):
