@@ -89,7 +89,7 @@ def test_verdicts_for_synthetic_cache() -> None:
     s = AnalysisSession(make_cache())
     lines = s.verdicts()
     assert len(lines) == 3
-    assert lines[0].startswith(FUSION + ": mean over 16 dims shrinks spread")
+    assert lines[0].startswith(FUSION + ": mean over 16 dims shrinks the spread across atoms")
     assert "averaging artefact" in lines[0]
     assert lines[1] == "text_projection (8) vs 16-wide layers: all 9 pairs SKIPPED"
     assert lines[2].startswith(f"{FUSION}.text_transform (16): all 9 layers MATCH; peak cos")

@@ -68,7 +68,7 @@ def run_json(capsys, args):
 def test_report_json_has_closed_form_numbers(setup, capsys):
     form, _, args = setup
     report = run_json(capsys, ["report", *args, "--json", "--reduction", "max"])
-    assert report["schema"] == "alpha-tui.report/1"
+    assert report["schema"] == "alpha-tui.report/2"
     assert report["checkpoint"]["config_source"] == "checkpoint"
     assert len(report["checkpoint"]["sha256"]) == 64
     assert report["n_crystals"] == len(CRYSTALS)
@@ -84,7 +84,29 @@ def test_report_json_has_closed_form_numbers(setup, capsys):
     assert top["graph_heavy_share"] == 1.0  # max(sigmoid(b)) = sigmoid(3) > 0.7
     collapse = report["collapse"][FUSION]
     assert collapse["gate_std"] == pytest.approx(form.alpha.std(), rel=1e-4)
-    assert collapse["expected_std"] == pytest.approx(form.alpha.std() / np.sqrt(H), rel=1e-4)
+    # the same gate for every atom: all the pooled spread is between dimensions (issue 8 §5)
+    assert collapse["expected_std"] == pytest.approx(0.0, abs=1e-6)
+    assert collapse["between_dim_share"] == pytest.approx(1.0, abs=1e-6)
+    assert collapse["verdict_kind"] == "no-variation"
+    assert "no per-atom variation" in collapse["verdict"]
+    dims = report["dims"][FUSION]
+    # sigmoid(b), b = linspace(-3, 3): only sigmoid(3) > 0.95 and sigmoid(-3) < 0.05
+    assert dims["counts"] == {"open": 1, "shut": 1, "varying": H - 2}
+    assert [r["dim"] for r in dims["per_dim"]] == list(range(H))  # means rise with b
+    assert dims["per_dim"][3]["mean"] == pytest.approx(form.alpha[3], abs=1e-6)
+    assert dims["top_eigenvalues"][0] == pytest.approx(0.0, abs=1e-10)
+    assert dims["participation_ratio"] is None  # no covariance at all
+    sb = dims["scale_balance"]
+    x_norm, t_norm = np.linalg.norm(form.x0), np.linalg.norm(form.v)
+    assert sb["x_norm"]["median"] == pytest.approx(x_norm, rel=1e-5)
+    assert sb["t_norm"]["median"] == pytest.approx(t_norm, rel=1e-5)
+    assert sb["injected_norm"]["mean"] == pytest.approx(
+        np.linalg.norm(form.alpha * form.v), rel=1e-5
+    )
+    assert sb["equalising_text_scale"] == pytest.approx(x_norm / t_norm, rel=1e-5)
+    assert sb["text_scale"] is None
+    # LayerNorm weight 0, bias w: LN(x) = w = out, so the text changed nothing after it
+    assert sb["ln_change"]["p95"] == pytest.approx(0.0, abs=1e-5)
     layers = report["layers"]
     projection = [r for r in layers if r["text_source"] == "text_projection"]
     transform = [r for r in layers if r["text_source"] == f"{FUSION}.text_transform"]
@@ -113,6 +135,8 @@ def test_text_report_names_the_mismatch(setup, capsys):
     out = capsys.readouterr().out
     assert "SKIPPED(16≠64)" in out
     assert "collapse" in out and "Missing" in out
+    assert "no per-atom variation" in out and f"N_eff n/a of {H}" in out
+    assert "text scale that would equalise norms" in out and "current: none, i.e. 1" in out
 
 
 def test_export_npz_round_trips(setup, tmp_path, capsys):

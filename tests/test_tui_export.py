@@ -15,7 +15,7 @@ pytest.importorskip("textual")
 from synthetic import make_cache
 
 from alpha_tui.analysis.session import AnalysisSession
-from alpha_tui.tui.app import PANE_CLASSES, AlphaTuiApp
+from alpha_tui.tui.app import PANE_CLASSES, PANE_IDS, AlphaTuiApp
 from alpha_tui.tui.screenshots import render_pane_screenshots
 from alpha_tui.tui.snapshot import export_stem, reserve_paths, save_csv, svg_text
 
@@ -145,14 +145,20 @@ async def test_every_pane_exports_its_numbers(session: AnalysisSession, tmp_path
     r = np.corrcoef([float(x[4]) for x in rows], [float(x[5]) for x in rows])[0, 1]
     assert session.correlation(fusion, "mean").pearson_r == pytest.approx(r)
 
+    header, rows = read_csv(one("dims"))
+    assert header == ["dim", "rank_by_mean", "mean", "std", "open_share", "shut_share", "kind"]
+    dims = [int(r[0]) for r in rows]
+    assert dims == np.argsort(gates.mean(axis=0), kind="stable").tolist()
+    assert np.allclose([float(r[2]) for r in rows], gates.mean(axis=0)[dims])
+    assert np.allclose([float(r[3]) for r in rows], gates.std(axis=0)[dims])
+    assert np.allclose([float(r[4]) for r in rows], (gates > 0.95).mean(axis=0)[dims])
+
 
 def test_render_pane_screenshots_writes_one_svg_per_pane(
     session: AnalysisSession, tmp_path: Path
 ) -> None:
     paths = render_pane_screenshots(session, tmp_path / "shots", size=(100, 30))
-    assert [p.name for p in paths] == [
-        f"{i}-{cls.pane_id}.svg" for i, cls in enumerate(PANE_CLASSES, start=1)
-    ]
+    assert [p.name for p in paths] == [f"{cls.key}-{cls.pane_id}.svg" for cls in PANE_CLASSES]
     texts = [svg_text(p.read_text()) for p in paths]
     assert all(p.read_text().lstrip().startswith("<svg") for p in paths)
     assert "checkpoint" in texts[0]
@@ -161,3 +167,4 @@ def test_render_pane_screenshots_writes_one_svg_per_pane(
     assert "MATCH" in texts[3]
     assert "C0000" in texts[4]
     assert "Pearson r" in texts[5]
+    assert "text scale that would equalise norms" in texts[PANE_IDS.index("dims")]

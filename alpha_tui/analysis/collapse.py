@@ -1,25 +1,27 @@
 """Is a narrow mean-reduced alpha the model, or the averaging?
 
-If the H gate dims of an atom were independent with the same spread, the mean over
-them would have std gate_std / sqrt(H) (central limit theorem): with H = 256 a
-per-entry std of 0.27 becomes ~0.017, which is how the users' stored alphas ended up
-at std 0.029 with every element "the same". The ratio
+Only variation *across atoms* can make atoms look different, so every figure here is
+built from v_d, the variance over atoms of gate dimension d, and from the users'
+mean-reduced alpha ᾱ (per-atom mean over the H dims). Pooling all A x H entries (the
+report/1 ``gate_std``) also counts dims that are constant over atoms but differ from
+each other, which no reduction can turn into atom diversity.
 
-    effective_dims = (gate_std / mean_reduced_std) ** 2
-
-is the number of independent dims that would produce the observed shrinkage: ~H for
-independent dims, ~1 when all dims of an atom move together (then the mean loses
-nothing).
+    independence expectation   std(ᾱ) = sqrt(mean_d v_d / H)
+    effective dims             N_eff  = mean_d v_d / Var(ᾱ)
+                                      = H for independent dims, 1 when all move together
+                                        (> H only when dims are anti-correlated)
+    participation ratio        PR     = (Σλ)² / Σλ² of the [H, H] covariance over atoms
+    between-dim share          Var_d(mean_d) / (pooled entry variance)
 
 Verdict rule (documented thresholds):
-  * artefact when effective_dims > ARTEFACT_MIN_EFFECTIVE_DIMS (= 4), i.e. the mean
-    shrinks the spread more than 2x (mean_reduced_std < 0.5 * gate_std). Both
-    conditions of the rule are the same inequality; 2x is where the mean has thrown
-    away at least three quarters of the variance, so per-dimension reductions
-    (max, pc1, dim:K) show structure the mean hides.
-  * otherwise the mean keeps most of the spread and a narrow alpha is real.
-  * degenerate cases (fewer than 2 atoms, all gate entries equal) get their own
-    verdict and is_artefact False.
+  * "no per-atom variation" when every dim's std over atoms is <= NO_VARIATION_STD
+    (1e-6): far above float32 rounding of values in (0, 1) (~6e-8) and far below any
+    spread a 4-decimal reduction could show. Then no reduction can tell atoms apart.
+  * "averaging artefact" when N_eff > ARTEFACT_MIN_EFFECTIVE_DIMS (4): the mean keeps
+    less than a quarter of the per-dimension variance (std shrinks more than 2x), so
+    per-dimension reductions (max, pc1, dim:K) show structure the mean hides.
+  * otherwise the narrow values are real: the mean keeps most of the spread.
+  * fewer than 2 atoms: undetermined.
 """
 
 from __future__ import annotations
@@ -29,90 +31,104 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from alpha_tui.analysis.reductions import iter_chunks
+from alpha_tui.analysis.gate_moments import GateMoments, gate_moments, participation_ratio
 
 ARTEFACT_MIN_EFFECTIVE_DIMS = 4.0
+NO_VARIATION_STD = 1e-6
+
+NO_VARIATION = "no-variation"
+ARTEFACT = "artefact"
+REAL = "real"
+UNDETERMINED = "undetermined"
 
 
 @dataclass(frozen=True)
 class CollapseDiagnostic:
     hidden: int
-    gate_std: float  # std over all A*H gate entries (ddof=0)
-    mean_reduced_std: float  # std over atoms of the per-atom mean (ddof=0)
-    expected_std: float  # gate_std / sqrt(H): the independent-dims expectation
-    effective_dims: float  # (gate_std / mean_reduced_std) ** 2; inf if the mean is constant
+    n_atoms: int
+    gate_std: float  # pooled std over all A*H entries (ddof=0); kept for comparison only
+    atom_var_mean: float  # mean_d v_d
+    atom_std: float  # sqrt(mean_d v_d): typical std of one dim across atoms
+    per_dim_atom_std: float  # mean_d sqrt(v_d)
+    max_dim_std: float  # max_d sqrt(v_d), what the no-variation tolerance is checked on
+    mean_reduced_std: float  # std over atoms of ᾱ (ddof=0)
+    expected_std: float  # sqrt(mean_d v_d / H): std(ᾱ) if the dims were independent
+    effective_dims: float  # N_eff = mean_d v_d / Var(ᾱ); inf when ᾱ is constant
+    participation_ratio: float  # (Σλ)²/Σλ² of the covariance over atoms
+    between_dim_share: float  # share of the pooled entry variance that is between dims
+    verdict_kind: str  # no-variation | artefact | real | undetermined
     is_artefact: bool
     verdict: str
-    n_atoms: int = 0
-    per_dim_atom_std: float = math.nan  # mean over dims of the std across atoms of one dim
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def collapse_diagnostic(gates: np.ndarray) -> CollapseDiagnostic:
-    g = np.asarray(gates)
-    if g.ndim != 2:
-        raise ValueError(f"gates must be [A, H], got shape {g.shape}")
-    n, h = g.shape
-    total = n * h
-    if total == 0:
-        return CollapseDiagnostic(
-            h, math.nan, math.nan, math.nan, math.nan, False, "no gate values captured", n
-        )
-    # Two passes in float64 chunks: exact enough and no full float64 copy.
-    col_sum = np.zeros(h, dtype=np.float64)
-    for sl in iter_chunks(n):
-        col_sum += np.asarray(g[sl], dtype=np.float64).sum(axis=0)
-    grand_mean = col_sum.sum() / total
-    col_mean = col_sum / n
-    sq = 0.0
-    col_sq = np.zeros(h, dtype=np.float64)
-    row_means = np.empty(n, dtype=np.float64)
-    for sl in iter_chunks(n):
-        x = np.asarray(g[sl], dtype=np.float64)
-        sq += float(((x - grand_mean) ** 2).sum())
-        col_sq += ((x - col_mean) ** 2).sum(axis=0)
-        row_means[sl] = x.mean(axis=1)
-    gate_std = math.sqrt(sq / total)
-    mean_std = float(row_means.std())
-    per_dim = float(np.sqrt(col_sq / n).mean())
-    expected = gate_std / math.sqrt(h)
+    return collapse_from_moments(gate_moments(gates))
 
-    if n < 2:
+
+def collapse_from_moments(m: GateMoments) -> CollapseDiagnostic:
+    n, h = m.n_atoms, m.hidden
+    if n == 0 or h == 0:
+        nan = math.nan
         return CollapseDiagnostic(
-            h, gate_std, mean_std, expected, math.nan, False,
-            f"only {n} atom captured: too few to judge whether the mean collapses alpha",
-            n, per_dim,
+            h, n, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
+            UNDETERMINED, False, "no gate values captured",
         )  # fmt: skip
-    if gate_std == 0:
-        return CollapseDiagnostic(
-            h, 0.0, mean_std, 0.0, math.nan, False,
-            "every gate entry is identical (std 0): alpha carries no per-atom information",
-            n, per_dim,
-        )  # fmt: skip
-    eff = (gate_std / mean_std) ** 2 if mean_std > 0 else math.inf
-    shrink = gate_std / mean_std if mean_std > 0 else math.inf
-    is_artefact = eff > ARTEFACT_MIN_EFFECTIVE_DIMS
-    if is_artefact:
-        verdict = (
-            f"mean over {h} dims shrinks spread {shrink:.1f}x ({gate_std:.2g} -> {mean_std:.2g}, "
-            f"~{eff:.0f} independent dims): narrow alpha is an averaging artefact; "
-            "use max/pc1/dim:K"
-        )
-    else:
-        verdict = (
-            f"mean-reduced alpha keeps most of the per-dimension spread ({gate_std:.2g} -> "
-            f"{mean_std:.2g}, ~{eff:.1f} independent dims of {h}): narrow values are real"
-        )
-    return CollapseDiagnostic(
+    v = m.col_var
+    v_mean = float(v.mean())
+    between = float(m.col_mean.var())
+    pooled = v_mean + between  # law of total variance over the A*H entries
+    mean_var = float(m.row_mean.var())
+    figures = dict(
         hidden=h,
-        gate_std=gate_std,
-        mean_reduced_std=mean_std,
-        expected_std=expected,
-        effective_dims=eff,
-        is_artefact=is_artefact,
-        verdict=verdict,
         n_atoms=n,
-        per_dim_atom_std=per_dim,
+        gate_std=math.sqrt(pooled),
+        atom_var_mean=v_mean,
+        atom_std=math.sqrt(v_mean),
+        per_dim_atom_std=float(np.sqrt(v).mean()),
+        max_dim_std=float(np.sqrt(v.max())),
+        mean_reduced_std=math.sqrt(mean_var),
+        expected_std=math.sqrt(v_mean / h),
+        effective_dims=_ratio(v_mean, mean_var),
+        participation_ratio=participation_ratio(m.cov),
+        between_dim_share=between / pooled if pooled > 0 else math.nan,
+    )
+    kind, text = _verdict(figures)
+    return CollapseDiagnostic(
+        **figures, verdict_kind=kind, is_artefact=kind == ARTEFACT, verdict=text
+    )
+
+
+def _ratio(v_mean: float, mean_var: float) -> float:
+    """N_eff; inf when the per-atom mean is constant although single dims vary."""
+    if mean_var > 0:
+        return v_mean / mean_var
+    return math.inf if v_mean > 0 else math.nan
+
+
+def _verdict(f: dict) -> tuple[str, str]:
+    h, n = f["hidden"], f["n_atoms"]
+    if n < 2:
+        return UNDETERMINED, (
+            f"only {n} atom captured: too few to judge whether the mean collapses alpha"
+        )
+    if f["max_dim_std"] <= NO_VARIATION_STD:
+        return NO_VARIATION, (
+            f"no per-atom variation: all {h} gate dims are constant across atoms (largest "
+            f"std {f['max_dim_std']:.1e} <= {NO_VARIATION_STD:g}); no reduction can tell "
+            "atoms apart"
+        )
+    eff = f["effective_dims"]
+    spread = f"({f['atom_std']:.2g} -> {f['mean_reduced_std']:.2g}, N_eff {eff:.1f} of {h})"
+    if eff > ARTEFACT_MIN_EFFECTIVE_DIMS:
+        shrink = math.sqrt(eff)
+        return ARTEFACT, (
+            f"mean over {h} dims shrinks the spread across atoms {shrink:.1f}x {spread}: "
+            "narrow alpha is an averaging artefact; use max/pc1/dim:K"
+        )
+    return REAL, (
+        f"mean-reduced alpha keeps most of the spread across atoms {spread}: "
+        "the narrow values are real"
     )

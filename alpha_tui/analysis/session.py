@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from alpha_tui.analysis.collapse import CollapseDiagnostic, collapse_diagnostic
+from alpha_tui.analysis.collapse import CollapseDiagnostic, collapse_from_moments
 from alpha_tui.analysis.correlations import AlphaTargetCorrelation, alpha_target_correlation
 from alpha_tui.analysis.crystals import (
     AtomRow,
@@ -21,7 +21,17 @@ from alpha_tui.analysis.crystals import (
     crystal_means,
     crystal_summaries,
 )
+from alpha_tui.analysis.dims import (
+    DimDetail,
+    DimStats,
+    HeatMap,
+    dim_detail,
+    dim_stats,
+    heat_map,
+    rank_atoms,
+)
 from alpha_tui.analysis.elements import ElementStat, element_stats
+from alpha_tui.analysis.gate_moments import GateMoments, gate_moments
 from alpha_tui.analysis.layer_flow import MATCH, LayerFlowRow, layer_flow_rows
 from alpha_tui.analysis.reductions import (
     ReductionSpec,
@@ -29,6 +39,7 @@ from alpha_tui.analysis.reductions import (
     parse_reduction,
     reduce_gates,
 )
+from alpha_tui.analysis.scale_balance import ScaleBalance, scale_balance
 from alpha_tui.analysis.statistics import AlphaStats, Histogram, alpha_stats, histogram
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
@@ -95,10 +106,45 @@ class AnalysisSession:
         rng = (0.0, 1.0) if in_unit_interval(spec) else None
         return histogram(self.alpha(fusion, spec), bins=bins, range=rng)
 
-    def collapse(self, fusion: str) -> CollapseDiagnostic:
+    def gate_moments(self, fusion: str) -> GateMoments:
+        """Means, variances and [H, H] covariance over atoms: one pass shared by the
+        collapse statistic and the Dims pane."""
         self._check_fusion(fusion)
+        return self._cached(("moments", fusion), lambda: gate_moments(self.cache.gates[fusion]))
+
+    def collapse(self, fusion: str) -> CollapseDiagnostic:
         return self._cached(
-            ("collapse", fusion), lambda: collapse_diagnostic(self.cache.gates[fusion])
+            ("collapse", fusion), lambda: collapse_from_moments(self.gate_moments(fusion))
+        )
+
+    def dims(self, fusion: str) -> DimStats:
+        return self._cached(
+            ("dims", fusion),
+            lambda: dim_stats(self.cache.gates[fusion], self.gate_moments(fusion)),
+        )
+
+    def dims_heat_map(self, fusion: str, rows: int, cols: int) -> HeatMap:
+        """Atoms sampled along the same pc1 score the ``pc1`` reduction shows."""
+        ranked = self._cached(("pc1_rank", fusion), lambda: rank_atoms(self.alpha(fusion, "pc1")))
+        return heat_map(self.cache.gates[fusion], ranked, self.dims(fusion).order, rows, cols)
+
+    def dim_detail(self, fusion: str, dim: int, bins: int = 40) -> DimDetail:
+        c = self.cache
+        return dim_detail(c.gates[fusion], self.dims(fusion), c.atomic_numbers, dim, bins)
+
+    def scale_balance(self, fusion: str) -> ScaleBalance:
+        self._check_fusion(fusion)
+        c = self.cache
+        return self._cached(
+            ("scale_balance", fusion),
+            lambda: scale_balance(
+                c.gates[fusion],
+                c.text_transform[fusion],
+                c.atom_crystal,
+                c.fusion_input_norm[fusion],
+                ln_change=c.fusion_ln_change.get(fusion),
+                text_scale=c.text_scale.get(fusion),
+            ),
         )
 
     def elements(

@@ -76,6 +76,11 @@ class ActivationCache:
     flows: dict[tuple[str, str], LayerFlow]  # (layer, source) -> flow
     null_permutation: np.ndarray | None  # [C] int64 derangement; None when C < 2
     predictions: np.ndarray | None = None  # [C] float64, None when unavailable
+    # per fusion module: ||out - LN(x)|| per atom [A] float32, what the text changed after
+    # the module's LayerNorm; absent when the module has no ``layer_norm`` child
+    fusion_ln_change: dict[str, np.ndarray] = field(default_factory=dict)
+    # per fusion module: the checkpoint's text_scale; absent when the module has none
+    text_scale: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)  # JSON-able run facts
 
     @property

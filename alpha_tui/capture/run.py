@@ -57,6 +57,7 @@ class _Accumulator:
 
     gates: dict[str, list[np.ndarray]] = field(default_factory=dict)
     fusion_norm: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    ln_change: dict[str, list[np.ndarray]] = field(default_factory=dict)
     layer_norm: dict[str, list[np.ndarray]] = field(default_factory=dict)
     cos: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
     null: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
@@ -112,6 +113,16 @@ def compute_text_sources(
             text = text * scale
         sources[f"{fusion}.{names.text_transform_child}"] = text
     return sources
+
+
+def text_scales(model: nn.Module, fusion_modules: list[str]) -> dict[str, float]:
+    """The scalar each fork multiplies the transformed text by, where it has one."""
+    scales = {}
+    for fusion in fusion_modules:
+        scale = getattr(model.get_submodule(fusion), "text_scale", None)
+        if isinstance(scale, torch.Tensor) and scale.numel() == 1:
+            scales[fusion] = float(scale.detach().cpu().reshape(()).item())
+    return scales
 
 
 def _cosine(x: torch.Tensor, t: torch.Tensor) -> np.ndarray:
@@ -178,7 +189,12 @@ def capture(
             def hook(_module: nn.Module, args: tuple, output: object) -> None:
                 x_in = args[0]
                 acc.fusion_norm.setdefault(name, []).append(x_in.norm(dim=1).float().cpu().numpy())
-                record_layer(name, first_tensor(output))
+                out = first_tensor(output)
+                norm = getattr(_module, "layer_norm", None)
+                if isinstance(norm, nn.Module):
+                    change = (out - norm(x_in)).norm(dim=1).float().cpu().numpy()
+                    acc.ln_change.setdefault(name, []).append(change)
+                record_layer(name, out)
 
             return hook
 
@@ -260,6 +276,8 @@ def capture(
         flows=flows,
         null_permutation=perm,
         predictions=pred,
+        fusion_ln_change={f: _cat(acc.ln_change[f]) for f in fusion_modules if f in acc.ln_change},
+        text_scale=text_scales(model, fusion_modules),
     )
     cache.meta["problems"] = [p.to_dict() for p in non_finite_problems(cache)]
     return cache

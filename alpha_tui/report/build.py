@@ -1,6 +1,8 @@
-"""The report document (schema ``alpha-tui.report/1``), documented in the README.
+"""The report document (schema ``alpha-tui.report/2``), documented in the README.
 
-Key names are a contract with users' scripts: add keys, never rename them. Numbers
+Key names are a contract with users' scripts: add keys, never rename them; a key
+whose meaning changes bumps the schema (report/2: the ``collapse`` figures are taken
+across atoms per dimension, issue 8 §5; the README lists the changed keys). Numbers
 that cannot be computed are ``null``, never NaN, so the output is strict JSON.
 """
 
@@ -14,7 +16,7 @@ from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.checkpoint.assumptions import assumptions_in
 from alpha_tui.errors import UserError
 
-SCHEMA = "alpha-tui.report/1"
+SCHEMA = "alpha-tui.report/2"
 LAYER_KEYS = (
     "layer",
     "label",
@@ -58,6 +60,14 @@ def choose_fusion(session: AnalysisSession, fusion: str | None) -> str | None:
     )
 
 
+def dims_document(session: AnalysisSession, fusion: str) -> dict[str, Any]:
+    """The Dims pane's figures for one fusion module (README: report key ``dims``)."""
+    return {
+        **session.dims(fusion).to_dict(),
+        "scale_balance": session.scale_balance(fusion).to_dict(),
+    }
+
+
 def build_report(
     session: AnalysisSession, *, reduction: str = "max", fusion: str | None = None
 ) -> dict[str, Any]:
@@ -70,6 +80,7 @@ def build_report(
         f: {r: session.stats(f, r).to_dict() for r in reductions} for f in session.fusion_modules
     }
     collapse = {f: session.collapse(f).to_dict() for f in session.fusion_modules}
+    dims = {f: dims_document(session, f) for f in session.fusion_modules}
     layers = [{key: row.to_dict()[key] for key in LAYER_KEYS} for row in session.layer_flow()]
     elements = []
     correlation = None
@@ -93,6 +104,7 @@ def build_report(
         "reduction": spec.name,
         "alpha": alpha,
         "collapse": collapse,
+        "dims": dims,
         "layers": layers,
         "elements": elements,
         "correlation": correlation,

@@ -19,6 +19,21 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _dims_lines(d: dict[str, Any] | None) -> list[str]:
+    if not d:
+        return []
+    counts, sb = d["counts"], d["scale_balance"]
+    top = ", ".join(_num(v, ".3g") for v in d["top_eigenvalues"][:5])
+    current = "none, i.e. 1" if sb["text_scale"] is None else _num(sb["text_scale"], ".3g")
+    ratio = sb["norm_ratio"] or {}
+    return [
+        f"dims:     {counts['open']} always open, {counts['shut']} always shut, "
+        f"{counts['varying']} varying; top eigenvalues {top}",
+        f"scale:    median ||x||/||t|| {_num(ratio.get('median'), '.3g')}; text scale that "
+        f"would equalise norms {_num(sb['equalising_text_scale'], '.3g')} (current: {current})",
+    ]
+
+
 def render_report(report: dict[str, Any], top: int = 5) -> str:
     ckpt = report["checkpoint"]
     cfg = ckpt.get("config", {})
@@ -72,11 +87,15 @@ def render_report(report: dict[str, Any], top: int = 5) -> str:
         )
         c = report["collapse"][fusion]
         lines += [
-            f"collapse: per-dimension std {_num(c['gate_std'])}, mean-reduced std "
+            f"collapse: std across atoms per dim {_num(c['atom_std'])}, mean-reduced std "
             f"{_num(c['mean_reduced_std'])}, independent-dims expectation "
-            f"{_num(c['expected_std'])}, effective dims {_num(c['effective_dims'], '.1f')}",
+            f"{_num(c['expected_std'])}",
+            f"          N_eff {_num(c['effective_dims'], '.1f')} of {c['hidden']}, participation "
+            f"ratio {_num(c['participation_ratio'], '.1f')}, between-dim share of entry "
+            f"variance {_num(c['between_dim_share'], '.1%')}",
             f"          {c['verdict']}",
         ]
+        lines += _dims_lines(report.get("dims", {}).get(fusion))
     lines += ["", "layer flow (cosine of node features with the crystal's text, per atom)"]
     rows = []
     for r in report["layers"]:

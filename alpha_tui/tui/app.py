@@ -33,6 +33,7 @@ from alpha_tui.tui.panes.alpha import AlphaPane
 from alpha_tui.tui.panes.base import Pane
 from alpha_tui.tui.panes.correlations import CorrelationsPane
 from alpha_tui.tui.panes.crystals import CrystalsPane
+from alpha_tui.tui.panes.dims import DimsPane
 from alpha_tui.tui.panes.elements import ElementsPane, MinCountChanged
 from alpha_tui.tui.panes.layers import LayersPane
 from alpha_tui.tui.panes.overview import OverviewPane
@@ -53,6 +54,7 @@ PANE_CLASSES: tuple[type[Pane], ...] = (
     LayersPane,
     CrystalsPane,
     CorrelationsPane,
+    DimsPane,  # key 8 (key 7 is the Text effect pane's)
 )
 PANE_IDS: tuple[str, ...] = tuple(cls.pane_id for cls in PANE_CLASSES)
 

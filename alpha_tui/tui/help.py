@@ -23,7 +23,11 @@ PANES_TEXT = """\
                 dataset size, fusion modules, problems (skipped rows, NaN/Inf) and findings
 2 Alpha         histogram of one alpha per atom under the chosen reduction, guides at
                 0.3 (text-heavy below) and 0.7 (graph-heavy above), statistics, and the
-                variance-collapse check (does the mean over H dims hide the spread?)
+                variance-collapse check built from v_d, each dim's variance across atoms:
+                N_eff = mean v_d / Var(mean alpha) is H for independent dims and 1 when
+                all move together; "between-dim share" is pooled spread that no reduction
+                can turn into atom diversity; "no per-atom variation" when every dim's
+                std over atoms is <= 1e-6
 3 Elements      alpha per element (min-count filter, sortable), selected elements against
                 all atoms, periodic-table heat map (symbol + shade, value when wide)
 4 Layers        cosine of each layer with the chosen text source (mean ± std, null
@@ -31,6 +35,19 @@ PANES_TEXT = """\
 5 Crystals      one row per crystal; l/m/h jump to lowest/median/highest mean alpha;
                 the highlighted crystal's atoms with alpha and injection
 6 Correlations  crystal mean alpha against the target (Pearson r) and by crystal size
+8 Dims          scale balance at the fusion module: median, p5, p95 per atom of ||x||
+                (node features in), ||t|| (text injected, text_scale included), ||α⊙t||,
+                ||x||/||t||, ||α⊙t||/||x|| and ||out − LN(x)|| (what the text changed after
+                the LayerNorm); "text scale that would equalise norms" = current scale x
+                median ||x||/||t||. Counts of dims always open (> 0.95 for 99 % of atoms),
+                always shut (< 0.05 for 99 %) or varying: the first two carry no atom
+                information. Covariance spectrum: eigenvalues of the gate's [H, H]
+                covariance over atoms, largest first with their share; participation
+                ratio PR = (Σλ)²/Σλ² is how many directions the variation really spans.
+                Heat map: atoms sampled evenly along pc1 (rows) x dims by mean (columns,
+                neighbours averaged to fit); the shade character is the value.
+                Table: dims by mean; up/down selects one and shows its histogram over
+                atoms and the elements whose atoms open it most.
 
 Reading the guides: "text-heavy" (< 0.3) and "graph-heavy" (> 0.7) are the users'
 labels, kept so numbers compare with their figures. In the fusion module

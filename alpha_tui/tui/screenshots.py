@@ -27,13 +27,13 @@ def render_pane_screenshots(
 
     async def auto_pilot(pilot: Any) -> None:
         await pilot.pause()  # let the tabs finish mounting before the first key
-        for number, cls in enumerate(PANE_CLASSES, start=1):
+        for cls in PANE_CLASSES:
             await pilot.press(cls.key)
             for _ in range(3):
                 await app.workers.wait_for_complete()
                 await pilot.pause()
             await pilot.wait_for_scheduled_animations()
-            name = f"{number}-{cls.pane_id}.svg"
+            name = f"{cls.key}-{cls.pane_id}.svg"  # the pane's key: 7 may be absent
             path = app.save_screenshot(filename=name, path=str(out_dir))
             saved.append(Path(path))
         app.exit()

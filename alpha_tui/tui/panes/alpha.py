@@ -20,7 +20,7 @@ from textual.widgets import Static
 from alpha_tui.analysis.elements import element_symbol
 from alpha_tui.analysis.reductions import describe
 from alpha_tui.analysis.statistics import AlphaStats, Histogram
-from alpha_tui.tui.formatting import fmt, reduction_label
+from alpha_tui.tui.formatting import fmt, fmt_share, reduction_label
 from alpha_tui.tui.panes.base import Pane, Table
 from alpha_tui.tui.widgets.histogram import Series, histogram_painter
 from alpha_tui.tui.widgets.plot import ThemedPlot
@@ -44,25 +44,34 @@ def alpha_title(reduction: str, hidden: int, fusion: str) -> str:
     return f"alpha — {reduction_label(reduction, hidden)} · {fusion}"
 
 
+VERDICT_MARKS = {
+    "artefact": "⚠ ARTEFACT",
+    "real": "✓ REAL",
+    "no-variation": "∅ NO VARIATION",
+    "undetermined": "? TOO FEW",
+}
+
+
 def collapse_renderable(diag: Any) -> RichTable:
     table = RichTable.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(justify="right", no_wrap=True)
     table.add_column(overflow="fold")
-    table.add_row(
-        "variance collapse", "", f"does the mean over {diag.hidden} dims hide the spread?"
-    )
-    table.add_row("gate std (all entries)", fmt(diag.gate_std), "spread of single gate values")
-    per_dim = getattr(diag, "per_dim_atom_std", None)
-    if per_dim is not None and np.isfinite(per_dim):
-        table.add_row("per-dim std over atoms", fmt(per_dim), "mean over dims")
+    table.add_row("variance collapse", "", f"does the mean over {diag.hidden} dims hide it?")
+    mark = VERDICT_MARKS.get(diag.verdict_kind, diag.verdict_kind)
+    table.add_row("verdict", mark, diag.verdict)  # first: visible without scrolling at 80x24
+    table.add_row("std across atoms", fmt(diag.atom_std), "√(mean over dims of v_d)")
     table.add_row("mean-reduced std", fmt(diag.mean_reduced_std), "what the users plotted")
-    table.add_row("std/√H", fmt(diag.expected_std), "expected if the dims were independent")
+    table.add_row("independent expect.", fmt(diag.expected_std), "√(mean v_d / H)")
     table.add_row(
-        "effective dims", f"{fmt(diag.effective_dims, 1)} of {diag.hidden}", "(gate std/mean std)²"
+        "effective dims",
+        f"{fmt(diag.effective_dims, 1)} of {diag.hidden}",
+        "mean v_d / Var(ᾱ): H if independent, 1 if together",
     )
-    mark = "⚠ ARTEFACT" if diag.is_artefact else "✓ REAL"
-    table.add_row("verdict", mark, diag.verdict)
+    table.add_row("participation ratio", fmt(diag.participation_ratio, 1), "(Σλ)²/Σλ² over atoms")
+    table.add_row(
+        "between-dim share", fmt_share(diag.between_dim_share), "of pooled variance: not atoms"
+    )
     return table
 
 
