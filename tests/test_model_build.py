@@ -122,27 +122,24 @@ def test_hidden_size_mismatch_is_a_user_error() -> None:
         build_model(config, sd, backend="native")
 
 
-def test_fine_grained_attention_keeps_layers_running_without_prediction() -> None:
+def test_partial_fine_grained_group_is_refused_by_name() -> None:
+    # A full group runs (tests/test_model_fine_grained.py); a partial one cannot.
     config = small_config()
     sd = random_state_dict(config)
-    extra = {
-        "fine_grained_attention.a2t_query.weight": torch.zeros(8, 8),
-        "fine_grained_attention.a2t_query.bias": torch.zeros(8),
-        "fine_grained_attention.layer_norm_node.weight": torch.ones(16),
-    }
-    sd.update(extra)
+    sd["fine_grained_attention.a2t_query.weight"] = torch.zeros(8, 8)
+    sd["fine_grained_attention.a2t_query.bias"] = torch.zeros(8)
+    with pytest.raises(UserError, match=r"unexpected fine_grained_attention\.\* \(2 keys\)"):
+        build_model(config, sd, backend="native")
+
+
+def test_fine_grained_in_config_without_weights_runs_layers_without_prediction() -> None:
+    config = small_config(use_fine_grained_attention=True)
+    sd = random_state_dict(small_config())
     built = build_model(config, sd, backend="native")
     assert built.prediction_available is False
-    assert built.unimplemented == {"fine_grained_attention": sorted(extra)}
-    assert any("fine_grained_attention" in note for note in built.notes)
-    fired: list[str] = []
-    model = built.model
-    for name in ("alignn_layers.0", "middle_fusion_modules.layer_2.gate", "gcn_layers.3"):
-        model.get_submodule(name).register_forward_hook(
-            lambda m, i, o, name=name: fired.append(name)
-        )
+    assert any("no weights for it" in note for note in built.notes)
     assert predict(built, random_batch(config)) is None
-    assert fired == ["alignn_layers.0", "middle_fusion_modules.layer_2.gate", "gcn_layers.3"]
+    assert built.model.unavailable_reason == "fine_grained_attention is not implemented"
 
 
 def test_dataparallel_prefix_and_missing_batchnorm_counters_load() -> None:

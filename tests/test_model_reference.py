@@ -346,6 +346,11 @@ def test_log_link_checkpoint_with_a_0d_bias_loads_and_exponentiates() -> None:
     hidden = np.maximum(linear(p, "fc1", (eg + et) / 2), 0.0)
     want = np.exp(hidden @ p["fc.weight"].T + float(p["fc.bias"]))[:, 0]
     np.testing.assert_allclose(pred, want, rtol=1e-4)
+    # Without a config the 0-d bias itself says link=log.
+    from alpha_tui.checkpoint.infer import infer_config
+
+    inferred, notes = infer_config(sd)
+    assert inferred.link == "log" and any("0-d tensor" in n for n in notes)
     # The same weights under an identity-link config give the log of that.
     identity = build_model(replace(config, link="identity"), sd, backend="native")
     assert any("0-d tensor" in note for note in identity.notes)
