@@ -57,8 +57,8 @@ class NetworkVariant:
     late_fusion_output_dim: int | None = None
     fc_in_features: int | None = None
     fc_bias_scalar: bool | None = None
-    fusion_text_scale: bool = False
-    fusion_gate_norm: bool = False
+    fusion_text_scale: bool | None = None
+    fusion_gate_norm: bool | None = None
     fine_grained: bool | None = None
     fine_grained_hidden_dim: int | None = None
     fine_grained_use_projection: bool | None = None
@@ -72,6 +72,22 @@ def setting(config: ModelConfig, name: str, default: Any) -> Any:
         return getattr(config, name)
     value = config.extra.get(name)
     return default if value is None else value
+
+
+def fusion_flags(config: ModelConfig, variant: NetworkVariant) -> tuple[bool, bool]:
+    """(text_scale, gate_norm) of the middle-fusion modules: weights first, then config.
+
+    SAGE-2.1's module always registers ``text_scale`` (a buffer, or a Parameter when
+    learnable); a config with its fields (``middle_fusion_use_learnable_scale``)
+    therefore implies the key. Older forks have neither.
+    """
+    scale = variant.fusion_text_scale
+    if scale is None:
+        scale = setting(config, "middle_fusion_use_learnable_scale", None) is not None
+    norm = variant.fusion_gate_norm
+    if norm is None:
+        norm = bool(setting(config, "middle_fusion_use_gate_norm", False))
+    return bool(scale), bool(norm)
 
 
 def default_late_fusion(config: ModelConfig) -> str:
@@ -135,6 +151,7 @@ class MultimodalALIGNN(nn.Module):
         self.text_projection = ProjectionHead(config.text_input_features, proj)
 
         self.fusion_layer_indices: tuple[int, ...] = tuple(config.fusion_layers)
+        text_scale, gate_norm = fusion_flags(config, variant)
         self.middle_fusion_modules = nn.ModuleDict(
             {
                 f"layer_{k}": MiddleFusionModule(
@@ -142,8 +159,8 @@ class MultimodalALIGNN(nn.Module):
                     proj,
                     config.middle_fusion_hidden_dim,
                     config.middle_fusion_dropout,
-                    use_text_scale=variant.fusion_text_scale,
-                    use_gate_norm=variant.fusion_gate_norm,
+                    use_text_scale=text_scale,
+                    use_gate_norm=gate_norm,
                 )
                 for k in self.fusion_layer_indices
             }
