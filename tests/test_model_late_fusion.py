@@ -146,6 +146,8 @@ def test_state_dict_keys_are_the_users_and_load_without_a_config(kind: str, cros
     inferred, _ = infer_config(weights)
     without = build_model(inferred, weights, backend="native")
     assert without.model.late_fusion == kind and without.prediction_available
+    assert [n for n in without.notes if n.startswith(f"late fusion {kind!r} (")]
+    assert not any("config implies" in n for n in without.notes)
     head_info = infer_late_fusion_head(weights)
     assert head_info is not None and head_info.kind == kind
     if kind in ("bilinear", "tucker"):

@@ -94,6 +94,7 @@ def _late_fusion(
 ) -> dict[str, Any]:
     """The head the weights hold; the config only where the weights hold none."""
     head = infer_late_fusion_head(sd)
+    stated = any(setting(config, n, None) for n in ("late_fusion_type", "fusion_strategy"))
     declared = default_late_fusion(config)
     if head is None:
         return {}
@@ -111,7 +112,7 @@ def _late_fusion(
             width = int(fc.shape[1]) if fc is not None and getattr(fc, "ndim", 0) == 2 else None
             return {"late_fusion": "none", "fc_in_features": width}
         return {}
-    if head.kind != declared:
+    if head.kind != declared and stated:
         notes.append(
             f"config implies late fusion {declared!r} but the weights hold {head.kind!r} "
             f"({head.evidence}); using the weights"
