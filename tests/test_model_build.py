@@ -9,7 +9,13 @@ from dataclasses import replace
 
 import pytest
 import torch
-from model_factory import built_random_model, random_batch, random_state_dict, small_config
+from model_factory import (
+    built_random_model,
+    random_batch,
+    random_state_dict,
+    small_config,
+    with_fields,
+)
 from torch.nn import functional as F
 
 from alpha_tui.checkpoint.config import ModelConfig
@@ -28,7 +34,9 @@ def predict(built, batch) -> torch.Tensor:
 
 
 def test_default_config_has_the_users_state_dict_names_and_shapes() -> None:
-    sd = build_untrained(ModelConfig(use_middle_fusion=True)).state_dict()
+    # The users' SAGE-2.1 defaults: late_fusion_type "concat", text_scale buffer always.
+    config = with_fields(ModelConfig(use_middle_fusion=True), late_fusion_type="concat")
+    sd = build_untrained(config).state_dict()
     expected_shapes = {
         "atom_embedding.layer.0.weight": (256, 92),
         "atom_embedding.layer.1.running_var": (256,),
@@ -49,7 +57,8 @@ def test_default_config_has_the_users_state_dict_names_and_shapes() -> None:
         "cross_modal_attention.g2t_query.weight": (256, 64),
         "cross_modal_attention.graph_output.weight": (64, 256),
         "cross_modal_attention.layer_norm_text.weight": (64,),
-        "fc1.weight": (64, 64),
+        "middle_fusion_modules.layer_2.text_scale": (),
+        "fc1.weight": (64, 128),
         "fc.weight": (1, 64),
     }
     for key, shape in expected_shapes.items():

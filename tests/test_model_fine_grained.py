@@ -7,8 +7,6 @@ match shows the padded, masked batch computation is right. Formulas: model-famil
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
@@ -62,13 +60,13 @@ def np_fine_grained(p, x, tokens, heads: int, projection: bool):
 
 
 def fg_config(projection: bool, hidden: int = 12, heads: int = 3, **overrides: object):
-    extra = {
-        "fine_grained_hidden_dim": hidden,
-        "fine_grained_num_heads": heads,
-        "fine_grained_use_projection": projection,
-    }
-    base = small_config(use_fine_grained_attention=True, **overrides)
-    return replace(base, extra=extra)
+    return small_config(
+        use_fine_grained_attention=True,
+        fine_grained_hidden_dim=hidden,
+        fine_grained_num_heads=heads,
+        fine_grained_use_projection=projection,
+        **overrides,
+    )
 
 
 def with_tokens(batch: GraphBatch, width: int, seed: int, pad_value: float = 0.0) -> GraphBatch:

@@ -9,8 +9,6 @@ BilinearFusion, AdaptiveFusion, TuckerFusion; fc1 only for concat).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
@@ -95,8 +93,13 @@ def head_keys(kind: str) -> set[str]:
 
 
 def variant_config(kind: str, cross: bool, **overrides: object):
-    extra = {"late_fusion_type": kind, "late_fusion_rank": RANK, "late_fusion_output_dim": OUT}
-    return replace(small_config(use_cross_modal_attention=cross, **overrides), extra=extra)
+    return small_config(
+        use_cross_modal_attention=cross,
+        late_fusion_type=kind,
+        late_fusion_rank=RANK,
+        late_fusion_output_dim=OUT,
+        **overrides,
+    )
 
 
 def run_with_head_inputs(built, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,10 +162,7 @@ def test_state_dict_keys_are_the_users_and_load_without_a_config(kind: str, cros
 def test_weights_win_over_a_config_with_another_head_and_rank() -> None:
     truth = variant_config("tucker", True)
     sd = random_state_dict(truth, seed=25)
-    said = replace(
-        small_config(),
-        extra={"late_fusion_type": "concat", "late_fusion_rank": 7, "late_fusion_output_dim": 64},
-    )
+    said = small_config(late_fusion_type="concat", late_fusion_rank=7, late_fusion_output_dim=64)
     built = build_model(said, sd, backend="native")
     assert built.model.late_fusion == "tucker"
     assert built.model.fusion_module.rank == RANK
@@ -181,7 +181,7 @@ def test_average_head_of_the_older_fork_is_kept_and_detected_from_fc1() -> None:
     sd = random_state_dict(config, seed=27)
     head = infer_late_fusion_head(sd)
     assert head is not None and head.kind == "average"
-    sage_concat = replace(config, extra={"late_fusion_type": "concat"})
+    sage_concat = small_config(late_fusion_type="concat")
     assert build_untrained(sage_concat).fc1.in_features == 128
 
 
@@ -207,4 +207,4 @@ def test_classification_and_logit_on_a_fusion_head() -> None:
 
 def test_unknown_late_fusion_type_is_a_user_error() -> None:
     with pytest.raises(UserError, match="unknown late_fusion_type 'mlp'"):
-        build_untrained(replace(small_config(), extra={"late_fusion_type": "mlp"}))
+        build_untrained(small_config(late_fusion_type="mlp"))

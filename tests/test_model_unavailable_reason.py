@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import replace
 
 import crystal_factory as cf
 import numpy as np
@@ -20,10 +19,11 @@ pytestmark = pytest.mark.both_lanes
 
 
 def test_report_names_the_missing_token_states(tmp_path, capsys) -> None:
-    extra = {"fine_grained_hidden_dim": 16, "fine_grained_num_heads": 4}
-    config = replace(small_config(use_fine_grained_attention=True), extra=extra)
+    config = small_config(
+        use_fine_grained_attention=True, fine_grained_hidden_dim=16, fine_grained_num_heads=4
+    )
     ckpt = tmp_path / "model.pt"
-    stored = {**config.to_dict(), **extra}
+    stored = {**config.to_dict(), **config.extra}
     torch.save({"config": stored, "model": random_state_dict(config, seed=60)}, ckpt)
     data = tmp_path / "data"
     rows = [["id", "formula", "target", "text", "source"]]

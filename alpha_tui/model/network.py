@@ -78,12 +78,13 @@ def fusion_flags(config: ModelConfig, variant: NetworkVariant) -> tuple[bool, bo
     """(text_scale, gate_norm) of the middle-fusion modules: weights first, then config.
 
     SAGE-2.1's module always registers ``text_scale`` (a buffer, or a Parameter when
-    learnable); a config with its fields (``middle_fusion_use_learnable_scale``)
-    therefore implies the key. Older forks have neither.
+    learnable), so a config that states a SAGE-2.1 ``late_fusion_type`` implies the
+    key; older forks have neither.
     """
     scale = variant.fusion_text_scale
     if scale is None:
-        scale = setting(config, "middle_fusion_use_learnable_scale", None) is not None
+        learnable = bool(setting(config, "middle_fusion_use_learnable_scale", False))
+        scale = learnable or bool(str(setting(config, "late_fusion_type", "") or ""))
     norm = variant.fusion_gate_norm
     if norm is None:
         norm = bool(setting(config, "middle_fusion_use_gate_norm", False))
