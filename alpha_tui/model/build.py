@@ -149,13 +149,14 @@ def _fine_grained(
                 "config enables fine-grained attention but the checkpoint has no weights for it"
             )
         return {"fine_grained": False}
-    stated = "fine_grained_num_heads" in config.extra or hasattr(config, "fine_grained_num_heads")
+    # The head count is the config's (or its default): no shape reveals it; the
+    # loader's assumptions list says when no config stated it.
     heads = int(setting(config, "fine_grained_num_heads", 8))
-    where = "from the config" if stated else "assumed: the weights cannot tell, no config value"
     notes.append(
         f"fine-grained attention: hidden {shape.hidden_dim}, projection "
-        f"{'on' if shape.use_projection else 'off'}, {heads} heads ({where}); predictions "
-        "need every token's hidden state (--text-encoder DIR or a token-level embeddings file)"
+        f"{'on' if shape.use_projection else 'off'} (from the weights), {heads} heads (config "
+        "value or default; the weights cannot tell); predictions need every token's hidden "
+        "state (--text-encoder DIR or a token-level embeddings file)"
     )
     return {
         "fine_grained": True,
