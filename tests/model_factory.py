@@ -11,6 +11,7 @@ iff dst(a) == src(b) and a != b, including b = reverse of a).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields as dc_fields
 from dataclasses import replace
 
 import numpy as np
@@ -21,8 +22,23 @@ from alpha_tui.model.build import BuiltModel, build_model, build_untrained
 from alpha_tui.model.graph import GraphBatch
 
 
+def with_fields(config: ModelConfig, **fields: object) -> ModelConfig:
+    """Set fields whether ModelConfig types them or keeps them in ``extra``.
+
+    SAGE-2.1 fields (late_fusion_type, fine_grained_* ...) may be typed on ModelConfig
+    or live in ``extra``; tests set them through here so they mean the same either way.
+    """
+    typed = {k: v for k, v in fields.items() if k in {f.name for f in dc_fields(ModelConfig)}}
+    untyped = {k: v for k, v in fields.items() if k not in typed}
+    return replace(config, **typed, extra={**config.extra, **untyped})  # type: ignore[arg-type]
+
+
 def small_config(**overrides: object) -> ModelConfig:
-    """A fast configuration with the real layer structure (4 ALIGNN + 4 GCN, fusion at 2)."""
+    """A fast configuration with the real layer structure (4 ALIGNN + 4 GCN, fusion at 2).
+
+    ``late_fusion_type=""`` (no SAGE-2.1 head stated) keeps the older forks' average
+    head and no ``text_scale``, whatever ModelConfig's own default for that field is.
+    """
     base = ModelConfig(
         alignn_layers=4,
         gcn_layers=4,
@@ -41,7 +57,7 @@ def small_config(**overrides: object) -> ModelConfig:
         text_input_features=32,
         projection_dim=64,
     )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    return with_fields(base, **{"late_fusion_type": "", **overrides})
 
 
 def random_state_dict(config: ModelConfig, seed: int = 0) -> dict[str, torch.Tensor]:

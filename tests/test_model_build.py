@@ -9,7 +9,13 @@ from dataclasses import replace
 
 import pytest
 import torch
-from model_factory import built_random_model, random_batch, random_state_dict, small_config
+from model_factory import (
+    built_random_model,
+    random_batch,
+    random_state_dict,
+    small_config,
+    with_fields,
+)
 from torch.nn import functional as F
 
 from alpha_tui.checkpoint.config import ModelConfig
@@ -28,7 +34,9 @@ def predict(built, batch) -> torch.Tensor:
 
 
 def test_default_config_has_the_users_state_dict_names_and_shapes() -> None:
-    sd = build_untrained(ModelConfig(use_middle_fusion=True)).state_dict()
+    # The users' SAGE-2.1 defaults: late_fusion_type "concat", text_scale buffer always.
+    config = with_fields(ModelConfig(use_middle_fusion=True), late_fusion_type="concat")
+    sd = build_untrained(config).state_dict()
     expected_shapes = {
         "atom_embedding.layer.0.weight": (256, 92),
         "atom_embedding.layer.1.running_var": (256,),
@@ -49,7 +57,8 @@ def test_default_config_has_the_users_state_dict_names_and_shapes() -> None:
         "cross_modal_attention.g2t_query.weight": (256, 64),
         "cross_modal_attention.graph_output.weight": (64, 256),
         "cross_modal_attention.layer_norm_text.weight": (64,),
-        "fc1.weight": (64, 64),
+        "middle_fusion_modules.layer_2.text_scale": (),
+        "fc1.weight": (64, 128),
         "fc.weight": (1, 64),
     }
     for key, shape in expected_shapes.items():
@@ -122,27 +131,24 @@ def test_hidden_size_mismatch_is_a_user_error() -> None:
         build_model(config, sd, backend="native")
 
 
-def test_fine_grained_attention_keeps_layers_running_without_prediction() -> None:
+def test_partial_fine_grained_group_is_refused_by_name() -> None:
+    # A full group runs (tests/test_model_fine_grained.py); a partial one cannot.
     config = small_config()
     sd = random_state_dict(config)
-    extra = {
-        "fine_grained_attention.a2t_query.weight": torch.zeros(8, 8),
-        "fine_grained_attention.a2t_query.bias": torch.zeros(8),
-        "fine_grained_attention.layer_norm_node.weight": torch.ones(16),
-    }
-    sd.update(extra)
+    sd["fine_grained_attention.a2t_query.weight"] = torch.zeros(8, 8)
+    sd["fine_grained_attention.a2t_query.bias"] = torch.zeros(8)
+    with pytest.raises(UserError, match=r"unexpected fine_grained_attention\.\* \(2 keys\)"):
+        build_model(config, sd, backend="native")
+
+
+def test_fine_grained_in_config_without_weights_runs_layers_without_prediction() -> None:
+    config = small_config(use_fine_grained_attention=True)
+    sd = random_state_dict(small_config())
     built = build_model(config, sd, backend="native")
     assert built.prediction_available is False
-    assert built.unimplemented == {"fine_grained_attention": sorted(extra)}
-    assert any("fine_grained_attention" in note for note in built.notes)
-    fired: list[str] = []
-    model = built.model
-    for name in ("alignn_layers.0", "middle_fusion_modules.layer_2.gate", "gcn_layers.3"):
-        model.get_submodule(name).register_forward_hook(
-            lambda m, i, o, name=name: fired.append(name)
-        )
+    assert any("no weights for it" in note for note in built.notes)
     assert predict(built, random_batch(config)) is None
-    assert fired == ["alignn_layers.0", "middle_fusion_modules.layer_2.gate", "gcn_layers.3"]
+    assert built.model.unavailable_reason == "fine_grained_attention is not implemented"
 
 
 def test_dataparallel_prefix_and_missing_batchnorm_counters_load() -> None:

@@ -252,8 +252,8 @@ def test_projection_head_and_rbf_closed_forms() -> None:
 # ---- the whole network --------------------------------------------------------------
 
 
-def np_network(p: dict[str, np.ndarray], config, batch) -> tuple[np.ndarray, np.ndarray]:
-    """model-family.md "Forward order", composed from the numpy blocks above."""
+def np_trunk(p: dict[str, np.ndarray], config, batch) -> tuple[np.ndarray, np.ndarray]:
+    """Node features after the GCN layers [N, H] and text64 [B, 64] (model-family.md order)."""
     src, dst = batch.src.numpy(), batch.dst.numpy()
     lsrc, ldst = batch.lg_src.numpy(), batch.lg_dst.numpy()
     counts = batch.batch_num_nodes.numpy()
@@ -271,9 +271,18 @@ def np_network(p: dict[str, np.ndarray], config, batch) -> tuple[np.ndarray, np.
             x, _, _ = np_fusion(p, f"middle_fusion_modules.layer_{i}.", x, text64, counts)
     for i in range(config.gcn_layers):
         x, y = np_edge_gated(p, f"gcn_layers.{i}.", x, y, src, dst)
+    return x, text64
+
+
+def np_pool(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    pooled = np.stack([x[s : s + c].mean(axis=0) for s, c in zip(starts, counts, strict=True)])
-    graph64 = np_projection(p, "graph_projection.", pooled)
+    return np.stack([x[s : s + c].mean(axis=0) for s, c in zip(starts, counts, strict=True)])
+
+
+def np_network(p: dict[str, np.ndarray], config, batch) -> tuple[np.ndarray, np.ndarray]:
+    """The trunk, mean pooling, graph_projection, cross-modal attention, average head."""
+    x, text64 = np_trunk(p, config, batch)
+    graph64 = np_projection(p, "graph_projection.", np_pool(x, batch.batch_num_nodes.numpy()))
     eg, et = np_cross_modal(p, "cross_modal_attention.", graph64, text64)
     hidden = np.maximum(linear(p, "fc1", (eg + et) / 2), 0.0)
     return linear(p, "fc", hidden), x
@@ -293,6 +302,8 @@ def test_network_matches_numpy_forward(backend: GraphBackend) -> None:
 
 
 def test_links_and_classification_transform_the_identity_output() -> None:
+    # The users' forward: out = link(fc(...)); classification then applies a sigmoid
+    # (after the link, for any number of outputs).
     base = small_config(output_features=2)
     sd = random_state_dict(base, seed=8)
     batch = random_batch(base, seed=9)
@@ -308,9 +319,43 @@ def test_links_and_classification_transform_the_identity_output() -> None:
     assert raw.shape == (4, 2)
     np.testing.assert_allclose(run(link="log"), np.exp(raw), rtol=1e-5)
     np.testing.assert_allclose(run(link="logit"), sigmoid(raw), atol=1e-6)
-    logp = run(classification=True)
-    want = raw - np.log(np.exp(raw).sum(axis=1, keepdims=True))
-    np.testing.assert_allclose(logp, want, atol=1e-5)
+    np.testing.assert_allclose(run(classification=True), sigmoid(raw), atol=1e-6)
+    np.testing.assert_allclose(
+        run(link="logit", classification=True), sigmoid(sigmoid(raw)), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        run(link="log", classification=True), sigmoid(np.exp(raw)), atol=1e-6
+    )
+
+
+def test_log_link_checkpoint_with_a_0d_bias_loads_and_exponentiates() -> None:
+    """The users' log-link constructor stores fc.bias with shape []; it broadcasts."""
+    from dataclasses import replace
+
+    config = small_config(link="log")
+    sd = random_state_dict(config, seed=12)
+    assert sd["fc.bias"].shape == ()
+    batch = random_batch(config, seed=12)
+    built = build_model(config, sd, backend="native")
+    with torch.no_grad():
+        pred = built.model(batch).double().numpy()
+    p = to_numpy(sd)
+    x, text64 = np_trunk(p, config, batch)
+    graph64 = np_projection(p, "graph_projection.", np_pool(x, batch.batch_num_nodes.numpy()))
+    eg, et = np_cross_modal(p, "cross_modal_attention.", graph64, text64)
+    hidden = np.maximum(linear(p, "fc1", (eg + et) / 2), 0.0)
+    want = np.exp(hidden @ p["fc.weight"].T + float(p["fc.bias"]))[:, 0]
+    np.testing.assert_allclose(pred, want, rtol=1e-4)
+    # Without a config the 0-d bias itself says link=log.
+    from alpha_tui.checkpoint.infer import infer_config
+
+    inferred, notes = infer_config(sd)
+    assert inferred.link == "log" and any("0-d tensor" in n for n in notes)
+    # The same weights under an identity-link config give the log of that.
+    identity = build_model(replace(config, link="identity"), sd, backend="native")
+    assert any("0-d tensor" in note for note in identity.notes)
+    with torch.no_grad():
+        np.testing.assert_allclose(identity.model(batch).double().numpy(), np.log(want), atol=1e-4)
 
 
 def test_fusion_runs_right_after_its_alignn_layer() -> None:

@@ -161,6 +161,11 @@ def run_pipeline(
                 "model; predictions are marked unavailable",
             ).to_dict()
         )
+    # A head that could not run on this data (fine-grained attention without token
+    # states) says why, on the same path as unimplemented keys.
+    unavailable = getattr(built.model, "unavailable_reason", None)
+    if unavailable and cache.predictions is None and built.prediction_available:
+        problems.append(Problem("prediction-unavailable", "predictions", unavailable).to_dict())
     problems.extend(cache.meta.get("problems", []))
     cache.meta.update(
         {
@@ -182,7 +187,7 @@ def run_pipeline(
                 "graph_canonize": graph_cache.canonize,
                 "text_embeddings": text_origin,
             },
-            "prediction_available": built.prediction_available,
+            "prediction_available": built.prediction_available and cache.predictions is not None,
         }
     )
     return cache

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from alpha_tui.checkpoint.config import ModelConfig
 
 __all__ = [
     "WRAPPER_PREFIXES",
+    "FineGrainedShape",
+    "LateFusionHead",
+    "infer_fine_grained",
+    "infer_late_fusion_head",
     "infer_config",
     "infer_fields",
     "reconcile_config",
@@ -219,7 +223,7 @@ def _infer_late_fusion(
             inferred["cross_modal_hidden_dim"] = query[0]
             detail += f"; cross_modal_hidden_dim={query[0]} from g2t_query.weight {_fmt(query)}"
         notes.append(f"use_cross_modal_attention=True ({detail})")
-        if fc1 is not None and proj is not None and fc1[-1] != proj:
+        if fc1 is not None and proj is not None and fc1[-1] not in (proj, 2 * proj):
             notes.append(f"unexpected fc1.weight {_fmt(fc1)} for cross-modal fusion")
     else:
         inferred["use_cross_modal_attention"] = False
@@ -242,6 +246,96 @@ def _infer_late_fusion(
         notes.append(f"output_features={fc[0]} (fc.weight is {_fmt(fc)})")
     else:
         notes.append("no fc.weight: output_features unknown")
+    if _shape(sd.get("fc.bias")) == ():
+        # Only the log link's constructor replaces fc.bias by a 0-d tensor.
+        inferred["link"] = "log"
+        notes.append(
+            "link='log' (fc.bias is a 0-d tensor, which only the log link's constructor makes)"
+        )
+
+
+# Children of ``fusion_module`` in each SAGE-2.1 late-fusion head (their module names).
+LATE_FUSION_LAYOUTS: dict[str, frozenset[str]] = {
+    "gated": frozenset(
+        {"gate_graph", "gate_text", "graph_transform", "text_transform", "fusion_transform"}
+    ),
+    "bilinear": frozenset({"graph_proj", "text_proj", "layer_norm"}),
+    "adaptive": frozenset(
+        {"graph_align", "text_align", "fusion_selector", "gate_net", "layer_norm"}
+    ),
+    "tucker": frozenset({"graph_factor", "text_factor", "core_factor", "layer_norm"}),
+}
+
+
+@dataclass(frozen=True)
+class LateFusionHead:
+    """The late-fusion head the weights hold; ``kind`` "unknown" for a layout we do not know."""
+
+    kind: str
+    rank: int | None
+    output_dim: int | None
+    evidence: str
+
+
+@dataclass(frozen=True)
+class FineGrainedShape:
+    """What the ``fine_grained_attention.*`` shapes say (its head count they cannot say)."""
+
+    hidden_dim: int
+    use_projection: bool
+    node_dim: int
+    token_dim: int
+
+
+def _fusion_module_head(sd: Mapping[str, Any]) -> LateFusionHead:
+    children = {k.split(".")[1] for k in sd if k.startswith("fusion_module.") and k.count(".") > 1}
+    kind = next((n for n, c in LATE_FUSION_LAYOUTS.items() if c == children), "unknown")
+    fc = _shape(sd.get("fc.weight"))
+    out = fc[1] if fc is not None and len(fc) == 2 else None
+    rank: int | None = None
+    detail = f"fusion_module.{{{','.join(sorted(children))}}}"
+    if kind == "bilinear":
+        proj = _shape(sd.get("fusion_module.graph_proj.weight"))
+        if proj is not None and out and proj[0] % out == 0:
+            rank = proj[0] // out
+            detail += f"; rank {rank} = graph_proj.weight {_fmt(proj)}[0] / {out}"
+    elif kind == "tucker":
+        factor = _shape(sd.get("fusion_module.graph_factor.weight"))
+        if factor is not None:
+            rank = factor[0]
+            detail += f"; rank {rank} from graph_factor.weight {_fmt(factor)}"
+    if out is not None:
+        detail += f"; output dim {out} from fc.weight {_fmt(fc)}"
+    return LateFusionHead(kind, rank, out, detail)
+
+
+def infer_late_fusion_head(sd: Mapping[str, Any]) -> LateFusionHead | None:
+    """Which head feeds ``fc``: fusion_module children, else fc1's input width."""
+    if any(k.startswith("fusion_module.") for k in sd):
+        return _fusion_module_head(sd)
+    fc1 = _shape(sd.get("fc1.weight"))
+    if fc1 is None or len(fc1) != 2:
+        return None
+    if fc1[1] == 2 * fc1[0]:
+        return LateFusionHead("concat", None, None, f"fc1.weight {_fmt(fc1)} reads cat(g, t)")
+    if fc1[1] == fc1[0]:
+        return LateFusionHead("average", None, None, f"fc1.weight {_fmt(fc1)} reads (g + t)/2")
+    return LateFusionHead("unknown", None, None, f"fc1.weight {_fmt(fc1)}")
+
+
+def infer_fine_grained(sd: Mapping[str, Any]) -> FineGrainedShape | None:
+    prefix = "fine_grained_attention."
+    query = _shape(sd.get(prefix + "a2t_query.weight"))
+    node = _shape(sd.get(prefix + "layer_norm_node.weight"))
+    token = _shape(sd.get(prefix + "layer_norm_token.weight"))
+    if query is None or node is None or token is None or len(query) != 2:
+        return None
+    return FineGrainedShape(
+        hidden_dim=query[0],
+        use_projection=prefix + "node_proj_in.weight" in sd,
+        node_dim=node[0],
+        token_dim=token[0],
+    )
 
 
 def infer_fields(state_dict: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -264,7 +358,11 @@ def infer_config(state_dict: Mapping[str, Any]) -> tuple[ModelConfig, list[str]]
     inferred, notes = infer_fields(state_dict)
     config = replace(ModelConfig(), **inferred)
     defaults = ModelConfig()
-    unshaped = ("link", "graph_dropout", "cross_modal_num_heads", "classification")
+    unshaped = tuple(
+        n
+        for n in ("link", "graph_dropout", "cross_modal_num_heads", "classification")
+        if n not in inferred
+    )
     notes.append(
         "not recoverable from weights, using defaults: "
         + ", ".join(f"{name}={getattr(defaults, name)!r}" for name in unshaped)

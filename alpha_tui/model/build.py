@@ -16,13 +16,23 @@ from typing import Any
 import torch
 
 from alpha_tui.checkpoint.config import ModelConfig
-from alpha_tui.checkpoint.infer import strip_wrapper_prefix
+from alpha_tui.checkpoint.infer import (
+    infer_fine_grained,
+    infer_late_fusion_head,
+    strip_wrapper_prefix,
+)
 from alpha_tui.errors import UserError
 from alpha_tui.model.backends.select import select_backend
-from alpha_tui.model.network import MultimodalALIGNN, NetworkVariant, init_like_alignn
+from alpha_tui.model.network import (
+    MultimodalALIGNN,
+    NetworkVariant,
+    default_late_fusion,
+    init_like_alignn,
+    setting,
+)
 
-# Checkpoint groups of the users' forks that alpha-tui does not run.
-UNIMPLEMENTED_GROUPS: tuple[str, ...] = ("fine_grained_attention", "fusion_module")
+# Checkpoint groups of the users' forks that alpha-tui does not run (150bb67's heads).
+UNIMPLEMENTED_GROUPS: tuple[str, ...] = ("gated_fusion", "gated_cross_attention")
 # Containers whose children are reported one by one ("alignn_layers.3").
 _INDEXED = ("alignn_layers", "gcn_layers", "middle_fusion_modules")
 _BENIGN_MISSING = re.compile(r"\.num_batches_tracked$")
@@ -55,13 +65,7 @@ def _describe(keys: Iterable[str], limit: int = 6) -> str:
     return ", ".join(items)
 
 
-def _infer_variant(
-    config: ModelConfig,
-    sd: Mapping[str, Any],
-    unimplemented: dict[str, list[str]],
-    notes: list[str],
-) -> NetworkVariant:
-    proj = config.projection_dim
+def _fusion_flags(sd: Mapping[str, Any], notes: list[str]) -> tuple[bool, bool]:
     fusion_keys = [k for k in sd if k.startswith("middle_fusion_modules.")]
     text_scale = any(k.endswith(".text_scale") for k in fusion_keys)
     gate_norm = any(".gate_norm." in k for k in fusion_keys)
@@ -79,33 +83,112 @@ def _infer_variant(
         )
     if gate_norm:
         notes.append("fusion gate_norm present: LayerNorm on the gate input")
+    return text_scale, gate_norm
 
-    late_fusion: str | None = None
-    fc_in: int | None = None
-    fc1 = sd.get("fc1.weight")
-    if fc1 is not None and getattr(fc1, "ndim", 0) == 2:
-        width = int(fc1.shape[1])
-        if config.use_cross_modal_attention and width == 2 * proj:
-            late_fusion = "concat"
-            notes.append("late fusion: concatenated cross-modal outputs (fc1 takes 2x64)")
-        elif config.use_cross_modal_attention and width == proj:
-            late_fusion = "average"
-    elif "fusion_module" in unimplemented:
-        late_fusion = "none"
-        fc = sd.get("fc.weight")
-        fc_in = int(fc.shape[1]) if fc is not None and getattr(fc, "ndim", 0) == 2 else None
 
-    if config.use_fine_grained_attention and "fine_grained_attention" not in unimplemented:
-        unimplemented["fine_grained_attention"] = []
+def _late_fusion(
+    config: ModelConfig,
+    sd: dict[str, Any],
+    unimplemented: dict[str, list[str]],
+    notes: list[str],
+) -> dict[str, Any]:
+    """The head the weights hold; the config only where the weights hold none."""
+    head = infer_late_fusion_head(sd)
+    stated = any(setting(config, n, None) for n in ("late_fusion_type", "fusion_strategy"))
+    declared = default_late_fusion(config)
+    if head is None:
+        return {}
+    if head.kind == "unknown":
+        keys = [k for k in sd if k.startswith("fusion_module.")]
+        if keys:
+            unimplemented["fusion_module"] = keys
+            for key in keys:
+                del sd[key]
+            notes.append(
+                f"fusion_module ({len(keys)} keys) is a late-fusion head alpha-tui does not "
+                f"know ({head.evidence}): prediction unavailable"
+            )
+            fc = sd.get("fc.weight")
+            width = int(fc.shape[1]) if fc is not None and getattr(fc, "ndim", 0) == 2 else None
+            return {"late_fusion": "none", "fc_in_features": width}
+        return {}
+    if head.kind != declared and stated:
         notes.append(
-            "config enables fine-grained attention but the checkpoint has no weights for it"
+            f"config implies late fusion {declared!r} but the weights hold {head.kind!r} "
+            f"({head.evidence}); using the weights"
         )
+    else:
+        notes.append(f"late fusion {head.kind!r} ({head.evidence})")
+    found = {"late_fusion_rank": head.rank, "late_fusion_output_dim": head.output_dim}
+    for name, value in found.items():
+        said = setting(config, name, None)
+        if value is not None and said is not None and int(said) != value and head.kind == declared:
+            notes.append(
+                f"config says {name}={said} but the weights have {value}; using the weights"
+            )
+    return {
+        "late_fusion": head.kind,
+        "late_fusion_rank": head.rank,
+        "late_fusion_output_dim": head.output_dim,
+    }
+
+
+def _fine_grained(
+    config: ModelConfig,
+    sd: Mapping[str, Any],
+    unimplemented: dict[str, list[str]],
+    notes: list[str],
+) -> dict[str, Any]:
+    shape = infer_fine_grained(sd)
+    if shape is None:
+        if any(k.startswith("fine_grained_attention.") for k in sd):
+            return {}  # a partial group: the strict fit names what is missing
+        if config.use_fine_grained_attention:
+            unimplemented["fine_grained_attention"] = []
+            notes.append(
+                "config enables fine-grained attention but the checkpoint has no weights for it"
+            )
+        return {"fine_grained": False}
+    # The head count is the config's (or its default): no shape reveals it; the
+    # loader's assumptions list says when no config stated it.
+    heads = int(setting(config, "fine_grained_num_heads", 8))
+    notes.append(
+        f"fine-grained attention: hidden {shape.hidden_dim}, projection "
+        f"{'on' if shape.use_projection else 'off'} (from the weights), {heads} heads (config "
+        "value or default; the weights cannot tell); predictions need every token's hidden "
+        "state (--text-encoder DIR or a token-level embeddings file)"
+    )
+    return {
+        "fine_grained": True,
+        "fine_grained_hidden_dim": shape.hidden_dim,
+        "fine_grained_use_projection": shape.use_projection,
+        "fine_grained_token_dim": shape.token_dim,
+    }
+
+
+def _infer_variant(
+    config: ModelConfig,
+    sd: dict[str, Any],
+    unimplemented: dict[str, list[str]],
+    notes: list[str],
+) -> NetworkVariant:
+    text_scale, gate_norm = _fusion_flags(sd, notes)
+    fields: dict[str, Any] = {}
+    fields.update(_late_fusion(config, sd, unimplemented, notes))
+    fields.update(_fine_grained(config, sd, unimplemented, notes))
+    bias = sd.get("fc.bias")
+    if bias is not None and hasattr(bias, "shape"):
+        fields["fc_bias_scalar"] = tuple(bias.shape) == ()
+        if fields["fc_bias_scalar"] and config.link != "log":
+            notes.append(
+                f"fc.bias is a 0-d tensor (a log-link checkpoint) but predictions use "
+                f"link={config.link!r} from the config"
+            )
     return NetworkVariant(
-        late_fusion=late_fusion,
-        fc_in_features=fc_in,
         fusion_text_scale=text_scale,
         fusion_gate_norm=gate_norm,
         unimplemented=tuple(sorted(unimplemented)),
+        **fields,
     )
 
 

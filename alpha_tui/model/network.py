@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,8 +19,10 @@ from alpha_tui.checkpoint.config import ModelConfig
 from alpha_tui.errors import UserError
 from alpha_tui.model.backends.base import GraphBackend
 from alpha_tui.model.backends.native import NativeBackend
+from alpha_tui.model.fine_grained import FineGrainedAttention, pad_per_crystal
 from alpha_tui.model.fusion import CrossModalAttention, MiddleFusionModule
 from alpha_tui.model.graph import GraphBatch
+from alpha_tui.model.late_fusion import LATE_FUSION_MODULES, make_fusion_module
 from alpha_tui.model.layers import (
     ALIGNNConv,
     EdgeGatedGraphConv,
@@ -29,32 +32,79 @@ from alpha_tui.model.layers import (
 )
 
 LINKS: tuple[str, ...] = ("identity", "log", "logit")
-LATE_FUSIONS: tuple[str, ...] = ("average", "concat", "none")
+LATE_FUSIONS: tuple[str, ...] = ("average", "concat", "none", *LATE_FUSION_MODULES)
+TOKENS_REASON = (
+    "fine-grained attention needs every token's hidden state: give --text-encoder DIR "
+    "or a token-level embeddings file"
+)
 
 
 @dataclass(frozen=True)
 class NetworkVariant:
-    """Differences between forks of the users' code that only the state_dict reveals.
+    """Differences between forks of the users' code, as read from the weights.
 
-    ``late_fusion``: "average" ((g+t)/2 into fc1 of width P, model-family.md),
-    "concat" (cat(g, t) into fc1 of width 2P, a later fork), "none" (a head we do not
-    implement; no fc1). None means the config default. ``unimplemented`` names the
-    checkpoint groups we cannot run (e.g. "fine_grained_attention"); when non-empty
-    the layers still run but ``forward`` returns None.
+    ``late_fusion``: "average" ((g+t)/2 into fc1 of width P; the d412350 fork and
+    model-family.md's original), "concat" (cat(g, t) into fc1 of width 2P; SAGE-2.1),
+    "gated"/"bilinear"/"adaptive"/"tucker" (SAGE-2.1 ``fusion_module``, no fc1), "none"
+    (a head we do not implement; no fc1). ``None`` in any field means "from the config".
+    ``fc_bias_scalar``: the log link's constructor stores ``fc.bias`` as a 0-d tensor.
+    ``unimplemented`` names the checkpoint groups we cannot run; when non-empty the
+    layers still run but ``forward`` returns None.
     """
 
     late_fusion: str | None = None
+    late_fusion_rank: int | None = None
+    late_fusion_output_dim: int | None = None
     fc_in_features: int | None = None
-    fusion_text_scale: bool = False
-    fusion_gate_norm: bool = False
+    fc_bias_scalar: bool | None = None
+    fusion_text_scale: bool | None = None
+    fusion_gate_norm: bool | None = None
+    fine_grained: bool | None = None
+    fine_grained_hidden_dim: int | None = None
+    fine_grained_use_projection: bool | None = None
+    fine_grained_token_dim: int | None = None
     unimplemented: tuple[str, ...] = ()
 
 
+def setting(config: ModelConfig, name: str, default: Any) -> Any:
+    """A config field whether typed on ModelConfig or kept in ``extra`` (untyped)."""
+    if hasattr(config, name):
+        return getattr(config, name)
+    value = config.extra.get(name)
+    return default if value is None else value
+
+
+def fusion_flags(config: ModelConfig, variant: NetworkVariant) -> tuple[bool, bool]:
+    """(text_scale, gate_norm) of the middle-fusion modules: weights first, then config.
+
+    SAGE-2.1's module always registers ``text_scale`` (a buffer, or a Parameter when
+    learnable), so a config that states a SAGE-2.1 ``late_fusion_type`` implies the
+    key; older forks have neither.
+    """
+    scale = variant.fusion_text_scale
+    if scale is None:
+        learnable = bool(setting(config, "middle_fusion_use_learnable_scale", False))
+        scale = learnable or bool(str(setting(config, "late_fusion_type", "") or ""))
+    norm = variant.fusion_gate_norm
+    if norm is None:
+        norm = bool(setting(config, "middle_fusion_use_gate_norm", False))
+    return bool(scale), bool(norm)
+
+
 def default_late_fusion(config: ModelConfig) -> str:
-    if not config.use_cross_modal_attention:
-        return "concat"
-    declared = str(config.extra.get("late_fusion_type", "") or "").lower()
-    return "concat" if declared == "concat" else "average"
+    """The head the config describes: SAGE-2.1 ``late_fusion_type``, else the older forks'.
+
+    Forks without ``late_fusion_type`` averaged the cross-attended vectors (d412350)
+    or named the choice ``fusion_strategy`` (150bb67); without cross-modal attention
+    every fork concatenates.
+    """
+    declared = str(setting(config, "late_fusion_type", "") or "").lower()
+    if declared:
+        return declared
+    strategy = str(setting(config, "fusion_strategy", "") or "").lower()
+    if strategy in ("average", "concat"):
+        return strategy
+    return "average" if config.use_cross_modal_attention else "concat"
 
 
 def mean_pool(x: torch.Tensor, batch_num_nodes: torch.Tensor) -> torch.Tensor:
@@ -102,6 +152,7 @@ class MultimodalALIGNN(nn.Module):
         self.text_projection = ProjectionHead(config.text_input_features, proj)
 
         self.fusion_layer_indices: tuple[int, ...] = tuple(config.fusion_layers)
+        text_scale, gate_norm = fusion_flags(config, variant)
         self.middle_fusion_modules = nn.ModuleDict(
             {
                 f"layer_{k}": MiddleFusionModule(
@@ -109,13 +160,14 @@ class MultimodalALIGNN(nn.Module):
                     proj,
                     config.middle_fusion_hidden_dim,
                     config.middle_fusion_dropout,
-                    use_text_scale=variant.fusion_text_scale,
-                    use_gate_norm=variant.fusion_gate_norm,
+                    use_text_scale=text_scale,
+                    use_gate_norm=gate_norm,
                 )
                 for k in self.fusion_layer_indices
             }
         )
 
+        dropout = float(setting(config, "cross_modal_dropout", 0.1))
         self.cross_modal_attention: CrossModalAttention | None = None
         if config.use_cross_modal_attention:
             self.cross_modal_attention = CrossModalAttention(
@@ -123,48 +175,118 @@ class MultimodalALIGNN(nn.Module):
                 proj,
                 config.cross_modal_hidden_dim,
                 config.cross_modal_num_heads,
-                dropout=float(config.extra.get("cross_modal_dropout", 0.1)),
+                dropout=dropout,
             )
-
-        self.late_fusion = variant.late_fusion or default_late_fusion(config)
-        if self.late_fusion not in LATE_FUSIONS:
-            raise ValueError(f"late_fusion must be one of {LATE_FUSIONS}")
-        self.fc1: nn.Linear | None = None
-        if self.late_fusion == "average":
-            self.fc1 = nn.Linear(proj, proj)
-        elif self.late_fusion == "concat":
-            self.fc1 = nn.Linear(2 * proj, proj)
-        fc_in = variant.fc_in_features if self.late_fusion == "none" else None
-        self.fc = nn.Linear(fc_in or proj, config.output_features)
+        self.fine_grained_attention = self._fine_grained(config, variant)
+        self._build_head(config, variant, dropout)
 
         self.link_name = config.link
         self.classification = config.classification
         self.unimplemented: tuple[str, ...] = tuple(variant.unimplemented)
+        # Why the last forward returned no prediction (None when it returned one).
+        self.unavailable_reason: str | None = None
+
+    @staticmethod
+    def _fine_grained(config: ModelConfig, variant: NetworkVariant) -> FineGrainedAttention | None:
+        enabled = variant.fine_grained
+        if enabled is None:
+            enabled = config.use_fine_grained_attention
+        if not enabled:
+            return None
+        use_projection = variant.fine_grained_use_projection
+        if use_projection is None:
+            use_projection = bool(setting(config, "fine_grained_use_projection", True))
+        return FineGrainedAttention(
+            config.hidden_features,
+            variant.fine_grained_token_dim or config.text_input_features,
+            variant.fine_grained_hidden_dim or int(setting(config, "fine_grained_hidden_dim", 256)),
+            int(setting(config, "fine_grained_num_heads", 8)),
+            dropout=float(setting(config, "fine_grained_dropout", 0.1)),
+            use_projection=use_projection,
+        )
+
+    def _build_head(self, config: ModelConfig, variant: NetworkVariant, dropout: float) -> None:
+        """fc1 + fc (average, concat), fusion_module + fc (SAGE-2.1 heads) or fc alone."""
+        proj = config.projection_dim
+        self.late_fusion = variant.late_fusion or default_late_fusion(config)
+        if self.late_fusion not in LATE_FUSIONS:
+            raise UserError(
+                f"unknown late_fusion_type {self.late_fusion!r} in the config; expected one of "
+                f"{LATE_FUSIONS[1:]}"
+            )
+        self.fc1: nn.Linear | None = None
+        self.fusion_module: nn.Module | None = None
+        fc_in = proj
+        if self.late_fusion == "average":
+            self.fc1 = nn.Linear(proj, proj)
+        elif self.late_fusion == "concat":
+            self.fc1 = nn.Linear(2 * proj, proj)
+        elif self.late_fusion == "none":
+            fc_in = variant.fc_in_features or proj
+        else:
+            fc_in = variant.late_fusion_output_dim or int(
+                setting(config, "late_fusion_output_dim", 64)
+            )
+            rank = variant.late_fusion_rank or int(setting(config, "late_fusion_rank", 16))
+            self.fusion_module = make_fusion_module(self.late_fusion, proj, fc_in, rank, dropout)
+        self.fc = nn.Linear(fc_in, config.output_features)
+        scalar = variant.fc_bias_scalar
+        if scalar is None:
+            scalar = config.link == "log"
+        if scalar:
+            # What the users' log-link constructor leaves behind: a 0-d bias (shape []).
+            self.fc.bias = nn.Parameter(torch.tensor(math.log(0.7)))
+
+    @property
+    def needs_text_tokens(self) -> bool:
+        """True when predictions need every token's hidden state (fine-grained attention)."""
+        return self.fine_grained_attention is not None
 
     @property
     def prediction_available(self) -> bool:
-        return not self.unimplemented and self.fc1 is not None
+        """Whether the head can run at all; a fine-grained model also needs token states."""
+        return not self.unimplemented and self.late_fusion != "none"
 
     def _link(self, out: torch.Tensor) -> torch.Tensor:
+        # The users' forward: link, then a sigmoid for classification (after the link,
+        # whatever the number of outputs).
         if self.link_name == "log":
             out = torch.exp(out)
         elif self.link_name == "logit":
             out = torch.sigmoid(out)
         if self.classification:
-            # alignn: LogSoftmax over class logits; a single-logit head (later fork) is
-            # binary and uses a sigmoid, since a softmax over one logit is constant.
-            out = F.log_softmax(out, dim=1) if out.shape[1] > 1 else torch.sigmoid(out)
+            out = torch.sigmoid(out)
         return out
 
     def _head(self, graph64: torch.Tensor, text64: torch.Tensor) -> torch.Tensor:
-        assert self.fc1 is not None
         if self.cross_modal_attention is not None:
             graph64, text64 = self.cross_modal_attention(graph64, text64)
+        if self.fusion_module is not None:
+            return self.fc(self.fusion_module(graph64, text64))
+        assert self.fc1 is not None
         if self.late_fusion == "average":
             h = (graph64 + text64) / 2
         else:
             h = torch.cat([graph64, text64], dim=1)
         return self.fc(F.relu(self.fc1(h)))
+
+    def _attend_tokens(self, x: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
+        assert self.fine_grained_attention is not None and batch.text_tokens is not None
+        tokens = batch.text_tokens.to(x.dtype)
+        mask = batch.text_token_mask
+        if mask is None:
+            mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+        width = self.fine_grained_attention.token_dim
+        if tokens.ndim != 3 or tokens.shape[0] != batch.num_crystals or tokens.shape[2] != width:
+            raise UserError(
+                f"token states are {list(tokens.shape)} but fine_grained_attention reads "
+                f"[{batch.num_crystals}, tokens, {width}]; encode the text with the model's encoder"
+            )
+        if not bool(mask.any(dim=1).all()):
+            raise UserError("a crystal has no text token (empty description); check the text")
+        nodes, node_mask = pad_per_crystal(x, batch.batch_num_nodes)
+        enhanced, _ = self.fine_grained_attention(nodes, tokens, node_mask, mask.bool())
+        return enhanced[node_mask]
 
     def forward(self, batch: GraphBatch) -> torch.Tensor | None:
         g, lg = self.backend.prepare(batch)
@@ -180,7 +302,16 @@ class MultimodalALIGNN(nn.Module):
         for layer in self.gcn_layers:
             x, y = layer(g, x, y)
         if not self.prediction_available:
+            self.unavailable_reason = (
+                f"{', '.join(self.unimplemented) or 'the late-fusion head'} is not implemented"
+            )
             return None
+        if self.fine_grained_attention is not None:
+            if batch.text_tokens is None:
+                self.unavailable_reason = TOKENS_REASON
+                return None
+            x = self._attend_tokens(x, batch)
+        self.unavailable_reason = None
         out = self._link(self._head(self.graph_projection(mean_pool(x, counts)), text64))
         return out[:, 0] if out.shape[1] == 1 else out
 
