@@ -36,7 +36,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError) as exc:
-        raise UserError(f"{manifest_path}: unreadable ({exc.__class__.__name__}); {RECAPTURE}")
+        reason = exc.__class__.__name__
+        raise UserError(f"{manifest_path}: unreadable ({reason}); {RECAPTURE}") from None
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA_NAME:
         raise UserError(f"{manifest_path} is not an alpha-tui store manifest; {RECAPTURE}")
     version = manifest.get("schema_version")

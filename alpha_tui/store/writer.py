@@ -112,8 +112,8 @@ def write_store(
         from alpha_tui.store.tables import write_tables
 
         written, note = write_tables(cache, tmp)
-        files.update({name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-                      for name in written})
+        for name in written:
+            files[name] = {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
         if note:
             notes.append(note)
     manifest = {
