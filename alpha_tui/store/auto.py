@@ -30,8 +30,8 @@ def is_store_path(path: Path | None) -> bool:
 def open_store_path(path: Path) -> ActivationCache:
     if not (is_store(path) or looks_incomplete(path)):
         raise UserError(
-            f"{path} is a folder but not an alpha-tui store (no manifest.json); give a "
-            "checkpoint file or a folder written by alpha-tui extract"
+            f"{path} is a directory but not an alpha-tui store (no manifest.json); give a "
+            "checkpoint file or a store folder written by alpha-tui extract"
         )
     return open_store(path)
 

@@ -105,6 +105,20 @@ def write_store(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     (tmp / INCOMPLETE).write_text(json.dumps({"target": str(out), "pid": os.getpid()}) + "\n")
+    try:
+        _write_contents(cache, tmp, provenance, tables)
+    except Exception:
+        # a failed write (disk full, unwritable) is cleaned up; an interrupt or a killed
+        # job cannot be, and leaves the folder marked INCOMPLETE for cache clear
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _swap_into_place(tmp, out)
+    return out
+
+
+def _write_contents(
+    cache: ActivationCache, tmp: Path, provenance: dict[str, Any] | None, tables: bool
+) -> None:
     fields, arrays = encode_cache(cache)
     files = {name: _save_array(tmp / name, array) for name, array in arrays.items()}
     notes = []
@@ -134,8 +148,6 @@ def write_store(
         os.fsync(handle.fileno())
     os.replace(staged, tmp / MANIFEST)
     (tmp / INCOMPLETE).unlink()
-    _swap_into_place(tmp, out)
-    return out
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
