@@ -269,7 +269,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     options = run_options(args)
     inputs = store_inputs(args)
     path = extract(options, inputs, args.out, force=args.force, progress=rate_progress())
-    print(f"wrote {path}")
+    if path is not None:  # under torchrun only rank 0 writes the store
+        print(f"wrote {path}")
     return 0
 
 

@@ -36,7 +36,7 @@ def rate_progress(stream: Any = None, clock: Callable[[], float] = time.monotoni
 
 def extract(
     options: Any, inputs: StoreInputs, out: Path, *, force: bool, progress=None
-) -> Path:
+) -> Path | None:
     """Capture with the pipeline and write the store, key and inputs in its manifest."""
     from alpha_tui.capture.pipeline import run_pipeline
     from alpha_tui.store.writer import write_store
@@ -45,6 +45,10 @@ def extract(
         from alpha_tui.errors import UserError
 
         raise UserError(f"{out} exists; pass --force to replace it or choose another --out")
+    from alpha_tui.store.shards import sharded_extract, world
+
+    if world()[1] > 1:
+        return sharded_extract(options, inputs, out, force=force, progress=progress)
     document = key_document(inputs)
     cache = run_pipeline(options, progress)
     return write_store(cache, out, provenance={"key": document}, force=force)
