@@ -220,3 +220,53 @@ def test_clear_older_than_keeps_recent(cache, tmp_path):
     removed = clear_stores(stores, older_than_days=5)
     assert [e.path for e in removed] == [old]
     assert new.exists() and not old.exists()
+
+
+@pytest.mark.parametrize("n, batch, world", [(12, 4, 2), (13, 4, 3), (455, 16, 7), (5, 1, 5)])
+def test_shard_windows_tile_the_dataset_in_whole_batches(n, batch, world):
+    from alpha_tui.capture.run import shard_window
+
+    windows = [shard_window(n, batch, r, world) for r in range(world)]
+    assert windows[0][0] == 0 and windows[-1][1] == n
+    for (_, hi), (lo, _) in zip(windows, windows[1:], strict=False):
+        assert hi == lo  # contiguous, disjoint, in rank order
+    assert all(lo % batch == 0 and lo < hi for lo, hi in windows)
+    sizes = [-(-(hi - lo) // batch) for lo, hi in windows]
+    assert max(sizes) - min(sizes) <= 1  # as even as whole batches allow
+
+
+def test_merge_of_shards_equals_the_whole(cache):
+    from alpha_tui.store.shards import merge_shards
+
+    cut = 5  # crystals 0..4 | 5..11, sliced by hand from the one cache
+    a0 = int(cache.atom_counts[:cut].sum())
+
+    def part(lo, hi, alo, ahi):
+        flows = {
+            k: dataclasses.replace(
+                f,
+                cos=None if f.cos is None else f.cos[alo:ahi],
+                null_cos=None if f.null_cos is None else f.null_cos[alo:ahi],
+            )
+            for k, f in cache.flows.items()
+        }
+        return dataclasses.replace(
+            cache,
+            crystal_ids=cache.crystal_ids[lo:hi],
+            formulas=cache.formulas[lo:hi],
+            targets=cache.targets[lo:hi],
+            atom_counts=cache.atom_counts[lo:hi],
+            text_projection=cache.text_projection[lo:hi],
+            atom_crystal=cache.atom_crystal[alo:ahi] - lo,
+            atomic_numbers=cache.atomic_numbers[alo:ahi],
+            gates={k: v[alo:ahi] for k, v in cache.gates.items()},
+            text_transform={k: v[lo:hi] for k, v in cache.text_transform.items()},
+            fusion_input_norm={k: v[alo:ahi] for k, v in cache.fusion_input_norm.items()},
+            layer_norms={k: v[alo:ahi] for k, v in cache.layer_norms.items()},
+            flows=flows,
+            predictions=cache.predictions[lo:hi],
+            meta=dict(cache.meta),
+        )
+
+    merged = merge_shards([part(0, cut, 0, a0), part(cut, 12, a0, cache.n_atoms)])
+    assert_same(cache, merged)

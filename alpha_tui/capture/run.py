@@ -154,6 +154,12 @@ def capture(
     lo, hi = window if window is not None else (0, n)
     if not (0 <= lo <= hi <= n and lo % batch_size == 0):
         raise ValueError(f"window {window} must lie in [0, {n}] and start on a batch boundary")
+    if lo == hi:
+        batches = -(-n // batch_size)
+        raise UserError(
+            f"this process has no crystals: {n} crystals make only {batches} batches of "
+            f"{batch_size}; use fewer processes or a smaller --batch-size"
+        )
     model.eval()
     fusion_modules = find_fusion_modules(model, names)
     layers = find_layers(model, names)
