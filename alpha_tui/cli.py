@@ -258,6 +258,14 @@ def build_extract_parser() -> argparse.ArgumentParser:
     _add_run_options(parser)
     parser.add_argument("--out", type=Path, required=True, help="store folder to write")
     parser.add_argument("--force", action="store_true", help="replace an existing store")
+    parser.add_argument(
+        "--shards", type=int, default=1, help="capture in N windows, each kept on disk (1)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the finished shards of an interrupted extract (checked by SHA-256)",
+    )
     return parser
 
 
@@ -268,7 +276,17 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise UserError(f"{args.checkpoint} is a folder; extract needs a checkpoint file")
     options = run_options(args)
     inputs = store_inputs(args)
-    path = extract(options, inputs, args.out, force=args.force, progress=rate_progress())
+    if args.shards < 1:
+        raise UserError("--shards must be at least 1")
+    path = extract(
+        options,
+        inputs,
+        args.out,
+        force=args.force,
+        progress=rate_progress(),
+        shards=args.shards,
+        resume=args.resume,
+    )
     if path is not None:  # under torchrun only rank 0 writes the store
         print(f"wrote {path}")
     return 0

@@ -24,6 +24,7 @@ from alpha_tui.store.tables import column_name
 from alpha_tui.store.writer import write_store
 
 FUSION = "middle_fusion_modules.layer_2"
+pytestmark = pytest.mark.both_lanes  # numpy<2 too: the codec must not depend on numpy 2
 
 
 def assert_same(a, b, where="cache"):

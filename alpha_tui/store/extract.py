@@ -35,7 +35,14 @@ def rate_progress(stream: Any = None, clock: Callable[[], float] = time.monotoni
 
 
 def extract(
-    options: Any, inputs: StoreInputs, out: Path, *, force: bool, progress=None
+    options: Any,
+    inputs: StoreInputs,
+    out: Path,
+    *,
+    force: bool,
+    progress=None,
+    shards: int = 1,
+    resume: bool = False,
 ) -> Path | None:
     """Capture with the pipeline and write the store, key and inputs in its manifest."""
     from alpha_tui.capture.pipeline import run_pipeline
@@ -45,10 +52,14 @@ def extract(
         from alpha_tui.errors import UserError
 
         raise UserError(f"{out} exists; pass --force to replace it or choose another --out")
-    from alpha_tui.store.shards import sharded_extract, world
+    from alpha_tui.store.shards import local_sharded_extract, sharded_extract, world
 
     if world()[1] > 1:
-        return sharded_extract(options, inputs, out, force=force, progress=progress)
+        return sharded_extract(options, inputs, out, force=force, resume=resume, progress=progress)
+    if shards > 1 or resume:
+        return local_sharded_extract(
+            options, inputs, out, shards=shards, force=force, resume=resume, progress=progress
+        )
     document = key_document(inputs)
     cache = run_pipeline(options, progress)
     return write_store(cache, out, provenance={"key": document}, force=force)
