@@ -106,7 +106,8 @@ def test_second_open_reuses_the_store_and_runs_no_model(setup, capsys, monkeypat
         main(["report", *args, "--json", "--limit", "2"])
     session = AnalysisSession(open_store(store))
     rows = {(section, key): value for section, key, value in overview_rows(session)}
-    source = rows[("run", "source")]
+    assert overview_rows(session)[0][:2] == ("store", "activations")
+    source = rows[("store", "activations")]
     assert source.startswith(f"from store {store}, captured 20") and source.endswith(" on cpu")
 
 
