@@ -16,7 +16,7 @@ from alpha_tui import __version__
 from alpha_tui.errors import UserError
 from alpha_tui.progress import tty_progress
 
-SUBCOMMANDS = ("report", "export", "make-samples")
+SUBCOMMANDS = ("report", "export", "make-samples", "extract", "cache")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "sample_checkpoints" / "gap_fusion2.pt"
 
@@ -26,7 +26,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "checkpoint",
         nargs="?",
         type=Path,
-        help="checkpoint file (.pt); default: the bundled sample_checkpoints/gap_fusion2.pt",
+        help="checkpoint file (.pt) or a store folder from alpha-tui extract; "
+        "default: the bundled sample_checkpoints/gap_fusion2.pt",
     )
     data = parser.add_argument_group("data")
     data.add_argument("--data", type=Path, help="folder with cif/ and description.csv, or the CSV")
@@ -62,6 +63,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="module names whose children are the layers to hook",
     )
     run.add_argument("--text-projection-name", default="text_projection")
+    run.add_argument(
+        "--recapture",
+        action="store_true",
+        help="run the model even when a store of the same inputs is cached",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -111,16 +117,24 @@ def build_samples_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_options(args: argparse.Namespace):
-    from alpha_tui.capture.hooks import HookNames
-    from alpha_tui.capture.pipeline import RunOptions
-
-    checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
+def checked_checkpoint(args: argparse.Namespace) -> Path:
+    """The checkpoint to use, checked without importing torch (a store hit needs none)."""
     if args.checkpoint is None and not DEFAULT_CHECKPOINT.is_file():
         raise UserError(
             "no checkpoint given and the bundled sample is not here (it ships with the "
             "source tree, not the wheel); pass a checkpoint: alpha-tui CKPT --data DIR"
         )
+    checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
+    if not checkpoint.exists():
+        raise UserError(f"checkpoint {checkpoint} does not exist; check the path")
+    return checkpoint
+
+
+def run_options(args: argparse.Namespace):
+    from alpha_tui.capture.hooks import HookNames
+    from alpha_tui.capture.pipeline import RunOptions
+
+    checkpoint = checked_checkpoint(args)
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
     if args.limit is not None and args.limit < 1:
@@ -143,23 +157,60 @@ def run_options(args: argparse.Namespace):
     )
 
 
+def store_inputs(args: argparse.Namespace):
+    from alpha_tui.store.index import StoreInputs
+
+    return StoreInputs(
+        checkpoint=args.checkpoint or DEFAULT_CHECKPOINT,
+        data=args.data,
+        text_embeddings=args.text_embeddings,
+        text_encoder=args.text_encoder,
+        limit=args.limit,
+        max_atoms=args.max_atoms,
+        batch_size=args.batch_size,
+        device=args.device,
+        backend=args.backend,
+        layer_containers=args.layer_containers,
+        text_projection_name=args.text_projection_name,
+    )
+
+
+def load_activations(args: argparse.Namespace, progress=None, cancel=None):
+    """A STORE folder opens as is (no torch); a checkpoint goes through the store cache."""
+    from alpha_tui.store.auto import capture_with_store, is_store_path, open_store_path
+
+    if is_store_path(args.checkpoint):
+        return open_store_path(args.checkpoint)
+    checked_checkpoint(args)  # before any hashing
+    return capture_with_store(
+        lambda: run_options(args),
+        store_inputs(args),
+        cache_dir=args.cache_dir,
+        recapture=args.recapture,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError(
             "alpha-tui needs a terminal; for scripts use 'alpha-tui report CKPT [--json]'"
         )
-    options = run_options(args)
+    from alpha_tui.store.auto import is_store_path
+
+    on_store = is_store_path(args.checkpoint)
+    name = args.checkpoint.name if on_store else run_options(args).checkpoint.name
     from alpha_tui.tui.app import AlphaTuiApp
 
     def loader(progress, cancel):
         from alpha_tui.analysis.session import AnalysisSession
-        from alpha_tui.capture.pipeline import run_pipeline
 
-        return AnalysisSession(run_pipeline(options, progress, cancel))
+        return AnalysisSession(load_activations(args, progress, cancel))
 
     app = AlphaTuiApp(
         loader=loader,
-        title=f"alpha-tui — {options.checkpoint.name}",
+        title=f"alpha-tui — {name}",
         snapshot_dir=args.snapshot_dir,
         initial_fusion=args.fusion,
         initial_reduction=args.reduction,
@@ -175,12 +226,11 @@ def cmd_open(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from alpha_tui.analysis.reductions import parse_reduction
     from alpha_tui.analysis.session import AnalysisSession
-    from alpha_tui.capture.pipeline import run_pipeline
     from alpha_tui.report.build import build_report
     from alpha_tui.report.render import render_report
 
     parse_reduction(args.reduction)
-    session = AnalysisSession(run_pipeline(run_options(args), tty_progress))
+    session = AnalysisSession(load_activations(args, tty_progress))
     report = build_report(session, reduction=args.reduction, fusion=args.fusion)
     if args.json:
         import json
@@ -194,18 +244,101 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from alpha_tui.analysis.reductions import parse_reduction
     from alpha_tui.analysis.session import AnalysisSession
-    from alpha_tui.capture.pipeline import run_pipeline
     from alpha_tui.export.alpha_values import export_alpha_values
 
     fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "npz")
     parse_reduction(args.reduction)
     if args.out.exists() and not args.force:
         raise UserError(f"{args.out} exists; pass --force to overwrite or choose another --out")
-    session = AnalysisSession(run_pipeline(run_options(args), tty_progress))
+    session = AnalysisSession(load_activations(args, tty_progress))
     path = export_alpha_values(
         session, args.out, fmt=fmt, reduction=args.reduction, fusion=args.fusion, force=args.force
     )
     print(f"wrote {path}")
+    return 0
+
+
+def build_extract_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alpha-tui extract",
+        description="Capture once into a store folder; open it later with alpha-tui STORE.",
+    )
+    _add_run_options(parser)
+    parser.add_argument("--out", type=Path, required=True, help="store folder to write")
+    parser.add_argument("--force", action="store_true", help="replace an existing store")
+    parser.add_argument(
+        "--shards", type=int, default=1, help="capture in N windows, each kept on disk (1)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the finished shards of an interrupted extract (checked by SHA-256)",
+    )
+    return parser
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from alpha_tui.store.extract import extract, rate_progress
+
+    if args.checkpoint is not None and args.checkpoint.is_dir():
+        raise UserError(f"{args.checkpoint} is a folder; extract needs a checkpoint file")
+    options = run_options(args)
+    inputs = store_inputs(args)
+    if args.shards < 1:
+        raise UserError("--shards must be at least 1")
+    path = extract(
+        options,
+        inputs,
+        args.out,
+        force=args.force,
+        progress=rate_progress(),
+        shards=args.shards,
+        resume=args.resume,
+    )
+    if path is not None:  # under torchrun only rank 0 writes the store
+        print(f"wrote {path}")
+    return 0
+
+
+def build_cache_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alpha-tui cache", description="Show or prune the automatic activation stores."
+    )
+    parser.add_argument("action", choices=("list", "clear"))
+    parser.add_argument("--cache-dir", type=Path, help="default ~/.cache/alpha-tui")
+    parser.add_argument("--older-than", type=float, metavar="DAYS", help="clear: only older")
+    parser.add_argument("--debug", action="store_true")
+    return parser
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from alpha_tui.store.index import (
+        clear_stores,
+        human_age,
+        human_bytes,
+        list_stores,
+        stores_dir,
+    )
+
+    directory = stores_dir(args.cache_dir)
+    if args.action == "clear":
+        removed = clear_stores(directory, older_than_days=args.older_than)
+        freed = human_bytes(sum(e.bytes for e in removed))
+        print(f"removed {len(removed)} stores ({freed}) from {directory}")
+        return 0
+    entries = list_stores(directory)
+    if not entries:
+        print(f"no stores in {directory}")
+        return 0
+    for e in entries:
+        state = "complete" if e.complete else "INCOMPLETE"
+        crystals = "?" if e.crystals is None else e.crystals
+        print(
+            f"{e.path.name}  {human_bytes(e.bytes):>9}  {human_age(e.age_seconds):>7} old  "
+            f"{state:<10}  {e.checkpoint}  {crystals} crystals"
+        )
+    total = human_bytes(sum(e.bytes for e in entries))
+    print(f"{len(entries)} stores, {total}, in {directory}")
     return 0
 
 
@@ -224,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": (build_report_parser, cmd_report),
         "export": (build_export_parser, cmd_export),
         "make-samples": (build_samples_parser, cmd_make_samples),
+        "extract": (build_extract_parser, cmd_extract),
+        "cache": (build_cache_parser, cmd_cache),
     }
     make_parser, handler = parsers[command]
     args = make_parser().parse_args(argv[1:] if command else argv)

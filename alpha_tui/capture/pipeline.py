@@ -15,7 +15,13 @@ import numpy as np
 
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.capture.hooks import HookNames
-from alpha_tui.capture.run import CaptureCancelled, CaptureInput, ProgressCallback, capture
+from alpha_tui.capture.run import (
+    CaptureCancelled,
+    CaptureInput,
+    ProgressCallback,
+    capture,
+    shard_window,
+)
 from alpha_tui.checkpoint.loader import load_checkpoint
 from alpha_tui.data.dataset import read_dataset
 from alpha_tui.data.graph_cache import GraphCache
@@ -44,6 +50,7 @@ class RunOptions:
     names: HookNames = field(default_factory=HookNames)
     # jarvis use_canonize: True as the users trained; False as their extraction scripts ran.
     graph_canonize: bool = True
+    shard: tuple[int, int] | None = None  # (rank, world size) of a sharded extract
 
 
 def bundled_inputs(checkpoint: Path) -> tuple[Path | None, Path | None]:
@@ -151,6 +158,9 @@ def run_pipeline(
         prediction_available=built.prediction_available,
         progress=report,
         cancel=cancel,
+        window=shard_window(len(records), options.batch_size, *options.shard)
+        if options.shard
+        else None,
     )
     for group, keys in built.unimplemented.items():
         problems.append(

@@ -80,6 +80,14 @@ def derangement(n: int, seed: int = NULL_SEED) -> np.ndarray | None:
     return perm
 
 
+def shard_window(n: int, batch_size: int, rank: int, world: int) -> tuple[int, int]:
+    """Rank ``rank``'s contiguous crystals: whole batches, as even as batches allow."""
+    batches = -(-n // batch_size)
+    lo = rank * batches // world
+    hi = (rank + 1) * batches // world
+    return min(lo * batch_size, n), min(hi * batch_size, n)
+
+
 def layer_label(name: str, alignn_count: int) -> str:
     """The users' names: Layer 1..4 are ALIGNN, Layer 5..8 are GCN."""
     match = re.fullmatch(r"alignn_layers\.(\d+)", name)
@@ -143,12 +151,26 @@ def capture(
     prediction_available: bool = True,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    window: tuple[int, int] | None = None,
 ) -> ActivationCache:
+    """``window=(lo, hi)`` captures crystals lo..hi-1 only (one rank of a sharded
+    extract): text sources and the null derangement still span the whole dataset and
+    ``lo`` must be a multiple of ``batch_size``, so every batch, and every number, is
+    the one a single pass computes. ``null_permutation`` stays global."""
     names = names or HookNames()
     device = torch.device(device)
     n = len(data.ids)
     if n == 0:
         raise UserError("nothing to capture: the dataset has no usable crystals")
+    lo, hi = window if window is not None else (0, n)
+    if not (0 <= lo <= hi <= n and lo % batch_size == 0):
+        raise ValueError(f"window {window} must lie in [0, {n}] and start on a batch boundary")
+    if lo == hi:
+        batches = -(-n // batch_size)
+        raise UserError(
+            f"this process has no crystals: {n} crystals make only {batches} batches of "
+            f"{batch_size}; use fewer processes or a smaller --batch-size"
+        )
     model.eval()
     fusion_modules = find_fusion_modules(model, names)
     layers = find_layers(model, names)
@@ -211,10 +233,10 @@ def capture(
 
         trim_heap = HeapTrimmer()
         with hooks_attached(model, hooks):
-            for start in range(0, n, batch_size):
+            for start in range(lo, hi, batch_size):
                 if cancel is not None and cancel.is_set():
                     raise CaptureCancelled()
-                stop = min(start + batch_size, n)
+                stop = min(start + batch_size, hi)
                 graphs = data.graphs[start:stop]
                 batch = collate(graphs, data.text[start:stop]).to(device)
                 counts = batch.batch_num_nodes
@@ -233,9 +255,10 @@ def capture(
                 batch_null.clear()
                 trim_heap()
                 if progress is not None:
-                    progress(stop, n, "capture")
+                    progress(stop - lo, hi - lo, "capture")
 
-    atom_counts = np.array([len(g.atomic_numbers) for g in data.graphs], dtype=np.int64)
+    graphs = data.graphs[lo:hi]
+    atom_counts = np.array([len(g.atomic_numbers) for g in graphs], dtype=np.int64)
     alignn_count = sum(1 for name in acc.order if name.startswith("alignn_layers."))
     layer_infos = [
         LayerInfo(name, layer_label(name, alignn_count), acc.widths[name], name in fusion_modules)
@@ -256,17 +279,17 @@ def capture(
             )
     pred = np.concatenate(predictions) if predictions and prediction_available else None
     cache = ActivationCache(
-        crystal_ids=list(data.ids),
-        formulas=list(data.formulas),
-        targets=np.asarray(data.targets, dtype=np.float64),
+        crystal_ids=list(data.ids[lo:hi]),
+        formulas=list(data.formulas[lo:hi]),
+        targets=np.asarray(data.targets, dtype=np.float64)[lo:hi],
         atom_counts=atom_counts,
-        text_projection=sources[names.text_projection].float().cpu().numpy(),
-        atom_crystal=np.repeat(np.arange(n, dtype=np.int32), atom_counts),
-        atomic_numbers=np.concatenate([g.atomic_numbers for g in data.graphs]).astype(np.int16),
+        text_projection=sources[names.text_projection][lo:hi].float().cpu().numpy(),
+        atom_crystal=np.repeat(np.arange(hi - lo, dtype=np.int32), atom_counts),
+        atomic_numbers=np.concatenate([g.atomic_numbers for g in graphs]).astype(np.int16),
         fusion_modules=fusion_modules,
         gates={f: _cat(acc.gates[f]) for f in fusion_modules},
         text_transform={
-            f: sources[f"{f}.{names.text_transform_child}"].float().cpu().numpy()
+            f: sources[f"{f}.{names.text_transform_child}"][lo:hi].float().cpu().numpy()
             for f in fusion_modules
         },
         fusion_input_norm={f: _cat(acc.fusion_norm[f]) for f in fusion_modules},

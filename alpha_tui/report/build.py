@@ -109,5 +109,7 @@ def build_report(
         "elements": elements,
         "correlation": correlation,
         "verdicts": session.verdicts(),
+        # where the activations came from: null for a fresh capture, else the store
+        "store": meta.get("store"),
     }
     return clean(document)

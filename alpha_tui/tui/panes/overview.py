@@ -82,6 +82,10 @@ def overview_rows(session: Any) -> list[tuple[str, str, str]]:
         rows.append(("checkpoint", "assumed", sentence))
     for note in meta.get("notes") or []:
         rows.append(("checkpoint", "note", str(note)))
+    store = meta.get("store") or {}
+    if store:  # first: whoever reads the screen should know no model ran
+        captured = f"captured {store.get('created')} on {store.get('device')}"
+        rows.insert(0, ("store", "activations", f"from store {store.get('path')}, {captured}"))
     rows += [
         ("run", "device", str(meta.get("device", "—"))),
         ("run", "backend", str(meta.get("backend", "—"))),
