@@ -172,6 +172,7 @@ def store_inputs(args: argparse.Namespace):
         backend=args.backend,
         layer_containers=args.layer_containers,
         text_projection_name=args.text_projection_name,
+        graph_canonize=args.graph_canonize == "true",
     )
 
 

@@ -271,3 +271,30 @@ def test_merge_of_shards_equals_the_whole(cache):
 
     merged = merge_shards([part(0, cut, 0, a0), part(cut, 12, a0, cache.n_atoms)])
     assert_same(cache, merged)
+
+
+def test_store_key_follows_every_capture_setting(tmp_path):
+    """A setting that changes the arrays must change the key, or a reopen is stale."""
+    from dataclasses import replace
+
+    from alpha_tui.store.index import StoreInputs, key_document, store_key
+
+    checkpoint = tmp_path / "m.pt"
+    checkpoint.write_bytes(b"weights")
+    base = StoreInputs(
+        checkpoint=checkpoint,
+        data=None,
+        text_embeddings=None,
+        text_encoder=None,
+        limit=None,
+        max_atoms=400,
+        batch_size=16,
+        device="cpu",
+        backend="native",
+        layer_containers="alignn_layers,gcn_layers",
+        text_projection_name="text_projection",
+    )
+    key = store_key(key_document(base))
+    assert store_key(key_document(replace(base))) == key
+    for change in ({"graph_canonize": False}, {"max_atoms": 399}, {"limit": 5}):
+        assert store_key(key_document(replace(base, **change))) != key, change

@@ -89,6 +89,7 @@ class StoreInputs:
     backend: str
     layer_containers: str
     text_projection_name: str
+    graph_canonize: bool = True
 
     def resolved(self) -> StoreInputs:
         """Fill data/embeddings from the checkpoint's sidecar, as the pipeline does."""
@@ -115,7 +116,7 @@ def key_document(inputs: StoreInputs) -> dict[str, Any]:
         "checkpoint_sha256": sha256_file(inputs.checkpoint),
         "data_sha256": data_hash(inputs.data) if inputs.data is not None else None,
         "text": text,
-        "graph": GRAPH_PARAMS,
+        "graph": {**GRAPH_PARAMS, "canonize": inputs.graph_canonize},
         "capture": {
             "limit": inputs.limit,
             "max_atoms": inputs.max_atoms,
