@@ -37,6 +37,14 @@ CONFIG_KEYS = (
 )
 
 
+# Where the text vectors came from and which preprocessing produced them.
+TEXT_ROWS = (
+    ("text_embeddings", "text vectors"),
+    ("text_preprocessing", "text preprocessing"),
+    ("text_tokens", "text tokens"),
+)
+
+
 @dataclass(frozen=True)
 class OverviewView:
     rows: list[tuple[str, str, str]]  # (section, key, value)
@@ -81,6 +89,9 @@ def overview_rows(session: Any) -> list[tuple[str, str, str]]:
             else "cells as written in the CIF files (not reduced to primitive)"
         )
         rows.append(("data", "cells", cells))
+    for key, label in TEXT_ROWS:
+        if key in data:
+            rows.append(("data", label, str(data[key])))
     for name in session.fusion_modules:
         rows.append(("model", "fusion module", f"{name} (H={cache.hidden_size(name)})"))
     if not session.fusion_modules:
