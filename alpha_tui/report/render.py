@@ -31,6 +31,10 @@ def render_report(report: dict[str, Any], top: int = 5) -> str:
         f"run         device {report['device']}, backend {report['backend']}, "
         f"{report['n_crystals']} crystals, {report['n_atoms']} atoms (primitive cells)",
     ]
+    data = report.get("data") or {}
+    for key, label in (("text_embeddings", "text"), ("text_preprocessing", "text prep")):
+        if key in data:
+            lines.append(f"{label:<11} {data[key]}")
     for note in report.get("notes", []):
         lines.append(f"note        {note}")
     problems = report.get("problems", [])
