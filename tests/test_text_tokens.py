@@ -55,7 +55,8 @@ def test_token_file_is_reordered_and_masked(tmp_path: Path) -> None:
     assert [o.shape for o in out] == [(5, 4), (3, 4)]
     np.testing.assert_array_equal(out[0], states[2])
     np.testing.assert_array_equal(out[1], states[0])
-    np.testing.assert_array_equal(tt.cls_from_tokens(out, 4), np.stack([states[2][0], states[0][0]]))
+    cls = tt.cls_from_tokens(out, 4)
+    np.testing.assert_array_equal(cls, np.stack([states[2][0], states[0][0]]))
     with pytest.raises(UserError, match="width 4 but the checkpoint expects 8"):
         tt.load_token_file(path, ["a"], expected_width=8)
     with pytest.raises(UserError, match="1 of 2 crystals have no token states"):
