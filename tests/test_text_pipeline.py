@@ -115,3 +115,28 @@ def test_token_states_reach_the_batch_when_the_model_attends_over_tokens(
     options = pl.RunOptions(ckpt, data=DATA, limit=3, cache_dir=tmp_path / "c", text_embeddings=emb)
     cache = pl.run_pipeline(options)
     assert cache.meta["data"]["text_tokens"].startswith("missing")
+
+
+def test_overview_and_report_say_which_preprocessing_made_the_vectors() -> None:
+    from synthetic import make_cache
+
+    from alpha_tui.analysis.session import AnalysisSession
+    from alpha_tui.report.render import render_report
+    from alpha_tui.tui.panes.overview import overview_rows
+
+    cache = make_cache()
+    cache.meta = {
+        **(cache.meta or {}),
+        "data": {"text_embeddings": "encoder X", "text_preprocessing": "users' normalization"},
+    }
+    rows = overview_rows(AnalysisSession(cache))
+    assert ("data", "text preprocessing", "users' normalization") in rows
+    assert ("data", "text vectors", "encoder X") in rows
+    text = render_report(
+        {
+            "schema": "s", "checkpoint": {}, "device": "cpu", "backend": "native",
+            "n_crystals": 1, "n_atoms": 1, "data": cache.meta["data"], "alpha": {},
+            "collapse": {}, "layers": [], "elements": [], "correlation": None,
+        }
+    )
+    assert "text prep   users' normalization" in text

@@ -175,9 +175,11 @@ def run_pipeline(
         text, text_origin = text_embeddings_for(
             ids, texts, embeddings_file=embeddings_path, **text_kwargs
         )
-    preprocessing_text = text_preprocessing_note(
-        preprocessing, embeddings_path is not None and tokens is None
+    cls_from_file = embeddings_path is not None or (
+        tokens is not None and options.text_tokens is not None
     )
+    preprocessing_text = text_preprocessing_note(preprocessing, cls_from_file)
+    text_notes = [] if cls_from_file else [f"text preprocessing: {preprocessing_text}"]
 
     cache = capture(
         built.model,
@@ -217,7 +219,7 @@ def run_pipeline(
             "device": str(device),
             "backend": built.backend_name,
             "problems": problems,
-            "notes": list(loaded.notes) + list(built.notes),
+            "notes": list(loaded.notes) + list(built.notes) + text_notes,
             "data": {
                 "root": str(dataset.root),
                 "n_rows": dataset.rows_total,
