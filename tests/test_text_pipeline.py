@@ -134,9 +134,18 @@ def test_overview_and_report_say_which_preprocessing_made_the_vectors() -> None:
     assert ("data", "text vectors", "encoder X") in rows
     text = render_report(
         {
-            "schema": "s", "checkpoint": {}, "device": "cpu", "backend": "native",
-            "n_crystals": 1, "n_atoms": 1, "data": cache.meta["data"], "alpha": {},
-            "collapse": {}, "layers": [], "elements": [], "correlation": None,
+            "schema": "s",
+            "checkpoint": {},
+            "device": "cpu",
+            "backend": "native",
+            "n_crystals": 1,
+            "n_atoms": 1,
+            "data": cache.meta["data"],
+            "alpha": {},
+            "collapse": {},
+            "layers": [],
+            "elements": [],
+            "correlation": None,
         }
     )
     assert "text prep   users' normalization" in text
