@@ -1,6 +1,6 @@
 """How far predictions move when the text is normalized as in training (issue 8, part 4).
 
-Usage: python tests/benchmarks/text_normalization_shift.py VOCAB_MAPPINGS [CKPT ...]
+Usage: PYTHONPATH=. python tests/benchmarks/text_normalization_shift.py VOCAB_MAPPINGS [CKPT ...]
 Encodes the bundled sample's descriptions with the bundled MiniLM twice, raw
 (``--text-normalize none``) and with the users' normalization (``sage``), and prints
 max / mean / median |prediction difference| per checkpoint. A figure, not a test.
