@@ -33,6 +33,23 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--data", type=Path, help="folder with cif/ and description.csv, or the CSV")
     data.add_argument("--text-embeddings", type=Path, help="npz/pt file: crystal id -> vector")
     data.add_argument("--text-encoder", type=Path, help="local BERT-style model directory")
+    data.add_argument(
+        "--text-tokens",
+        type=Path,
+        help="npz of every token's state (ids, tokens [N,L,T], mask [N,L]) for fine-grained "
+        "attention models",
+    )
+    data.add_argument(
+        "--vocab-mappings",
+        type=Path,
+        help="the users' vocab_mappings.txt (default: one beside the checkpoint or in the data)",
+    )
+    data.add_argument(
+        "--text-normalize",
+        choices=("none", "bert", "sage"),
+        help="text preprocessing before --text-encoder (default: sage when a vocab_mappings.txt "
+        "is given or found, else none)",
+    )
     data.add_argument("--limit", type=int, help="use only the first N usable crystals")
     data.add_argument("--max-atoms", type=int, default=400, help="skip larger crystals (400)")
     data.add_argument(
@@ -145,6 +162,9 @@ def run_options(args: argparse.Namespace):
         data=args.data,
         text_embeddings=args.text_embeddings,
         text_encoder=args.text_encoder,
+        text_tokens=args.text_tokens,
+        vocab_mappings=args.vocab_mappings,
+        text_normalize=args.text_normalize,
         limit=args.limit,
         batch_size=args.batch_size,
         device=args.device,

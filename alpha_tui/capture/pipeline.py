@@ -27,6 +27,8 @@ from alpha_tui.data.dataset import read_dataset
 from alpha_tui.data.graph_cache import GraphCache
 from alpha_tui.data.graphs import build_graph
 from alpha_tui.data.text_embeddings import text_embeddings_for
+from alpha_tui.data.text_normalize import TextPreprocessing, choose_preprocessing
+from alpha_tui.data.text_tokens import TokenStates, cls_from_tokens, text_tokens_for
 from alpha_tui.errors import UserError
 from alpha_tui.model.build import build_model, resolve_device
 from alpha_tui.problems import Problem
@@ -40,6 +42,9 @@ class RunOptions:
     data: Path | None = None
     text_embeddings: Path | None = None
     text_encoder: Path | None = None
+    text_tokens: Path | None = None  # npz of token states (fine-grained attention)
+    vocab_mappings: Path | None = None
+    text_normalize: str | None = None  # None: the users' normalization if mappings exist
     limit: int | None = None
     batch_size: int = 16
     device: str = "auto"
@@ -72,6 +77,23 @@ def bundled_inputs(checkpoint: Path) -> tuple[Path | None, Path | None]:
         (sidecar.parent / data).resolve() if data else None,
         (sidecar.parent / emb).resolve() if emb else None,
     )
+
+
+def needs_token_states(config: object, state_dict: dict[str, object]) -> bool:
+    """True for models with fine-grained (atom-token) attention, by config or weights."""
+    if bool(getattr(config, "use_fine_grained_attention", False)):
+        return True
+    return any(k.split(".", 1)[0] == "fine_grained_attention" for k in state_dict)
+
+
+def text_preprocessing_note(preprocessing: TextPreprocessing, from_file: bool) -> str:
+    """What produced the text vectors, for the Overview and the report."""
+    if from_file:
+        return (
+            "as saved in the embeddings file (its preprocessing is unknown to alpha-tui; "
+            "--text-normalize applies only to --text-encoder)"
+        )
+    return preprocessing.describe()
 
 
 def run_pipeline(
@@ -132,16 +154,44 @@ def run_pipeline(
         raise UserError(f"no crystal in {dataset.root} gave a usable graph; see the problems list")
     records = kept
 
-    text, text_origin = text_embeddings_for(
-        [r.id for r in records],
-        [r.text for r in records],
-        embeddings_file=embeddings_path,
-        encoder_dir=options.text_encoder,
-        expected_width=loaded.config.text_input_features,
-        device=str(device),
-        cache_dir=options.cache_dir / "text" if options.cache_dir else None,
-        progress=lambda d, t: report(d, t, "text"),
+    preprocessing = choose_preprocessing(
+        options.text_normalize,
+        options.vocab_mappings,
+        [options.checkpoint.parent, Path(dataset.root)],
     )
+    ids, texts = [r.id for r in records], [r.text for r in records]
+    text_kwargs = {
+        "encoder_dir": options.text_encoder,
+        "expected_width": loaded.config.text_input_features,
+        "device": str(device),
+        "cache_dir": options.cache_dir / "text" if options.cache_dir else None,
+        "progress": lambda d, t: report(d, t, "text"),
+        "preprocessing": preprocessing,
+    }
+    tokens: TokenStates | None = None
+    tokens_origin = "not needed (no fine-grained attention)"
+    if needs_token_states(loaded.config, loaded.state_dict):
+        if options.text_tokens is None and options.text_encoder is None:
+            tokens_origin = (
+                "missing: this model attends over every text token; pass --text-tokens FILE "
+                "or --text-encoder DIR for predictions"
+            )
+        else:
+            tokens, tokens_origin = text_tokens_for(
+                texts, ids=ids, tokens_file=options.text_tokens, **text_kwargs
+            )
+    if tokens is not None and embeddings_path is None:
+        text = cls_from_tokens(tokens, loaded.config.text_input_features)
+        text_origin = f"CLS of the {tokens_origin}"
+    else:
+        text, text_origin = text_embeddings_for(
+            ids, texts, embeddings_file=embeddings_path, **text_kwargs
+        )
+    cls_from_file = embeddings_path is not None or (
+        tokens is not None and options.text_tokens is not None
+    )
+    preprocessing_text = text_preprocessing_note(preprocessing, cls_from_file)
+    text_notes = [] if cls_from_file else [f"text preprocessing: {preprocessing_text}"]
 
     cache = capture(
         built.model,
@@ -151,6 +201,7 @@ def run_pipeline(
             targets=np.array([r.target for r in records], dtype=np.float64),
             graphs=graphs,
             text=text,
+            text_tokens=tokens,
         ),
         names=options.names,
         batch_size=options.batch_size,
@@ -189,13 +240,15 @@ def run_pipeline(
             "device": str(device),
             "backend": built.backend_name,
             "problems": problems,
-            "notes": list(loaded.notes) + list(built.notes),
+            "notes": list(loaded.notes) + list(built.notes) + text_notes,
             "data": {
                 "root": str(dataset.root),
                 "n_rows": dataset.rows_total,
                 "primitive_cells": True,
                 "graph_canonize": graph_cache.canonize,
                 "text_embeddings": text_origin,
+                "text_preprocessing": preprocessing_text,
+                "text_tokens": tokens_origin,
             },
             "prediction_available": built.prediction_available and cache.predictions is not None,
         }

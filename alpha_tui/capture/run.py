@@ -49,6 +49,8 @@ class CaptureInput:
     targets: np.ndarray  # [C]
     graphs: Sequence[CrystalGraph]
     text: np.ndarray  # [C, T_in] text-encoder embeddings
+    # Per crystal [L_i, T_in] token states; only for fine-grained attention models.
+    text_tokens: Sequence[np.ndarray] | None = None
 
 
 @dataclass
@@ -238,7 +240,8 @@ def capture(
                     raise CaptureCancelled()
                 stop = min(start + batch_size, hi)
                 graphs = data.graphs[start:stop]
-                batch = collate(graphs, data.text[start:stop]).to(device)
+                tokens = None if data.text_tokens is None else data.text_tokens[start:stop]
+                batch = collate(graphs, data.text[start:stop], tokens).to(device)
                 counts = batch.batch_num_nodes
                 crystal_of_atom = torch.repeat_interleave(
                     torch.arange(start, stop, device=device), counts

@@ -180,6 +180,17 @@ def read_dataset(
 # --- CSV ----------------------------------------------------------------------------
 
 
+def _allow_fields_of(length: int) -> None:
+    """Let the csv module read a field as long as the whole file.
+
+    Its default limit (131072 characters) fails the entire data set on one very long
+    description; no field can be longer than the file, and the tokenizer truncates the
+    text at 512 tokens anyway. The limit is process-wide, so it is only ever raised.
+    """
+    if length >= csv.field_size_limit():
+        csv.field_size_limit(length + 1)
+
+
 def _read_csv(csv_path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """(header, [(first line number, fields)]) with blank lines dropped.
 
@@ -191,6 +202,7 @@ def _read_csv(csv_path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         text = csv_path.read_text(encoding="latin-1")
     except OSError as exc:
         raise UserError(f"cannot read {csv_path}: {exc.strerror or exc}") from exc
+    _allow_fields_of(len(text))
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)

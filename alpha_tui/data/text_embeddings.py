@@ -17,13 +17,14 @@ import os
 import pickle
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from alpha_tui.data.graph_cache import default_cache_root, savez_atomic
+from alpha_tui.data.text_normalize import TextPreprocessing
 from alpha_tui.errors import UserError
 
 Progress = Callable[[int, int], None]
@@ -215,7 +216,7 @@ def _load_encoder(encoder_dir: Path, device: str) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def encode_texts(
+def encode_batches(
     texts: list[str],
     encoder_dir: Path,
     *,
@@ -223,14 +224,16 @@ def encode_texts(
     batch_size: int = 32,
     max_length: int = 512,
     progress: Progress | None = None,
-) -> np.ndarray:
-    """CLS token of the last hidden state for each text, as the users' pipeline computed it."""
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(last hidden state [b, L, T] float32, attention mask [b, L] bool) per batch.
+
+    Tokenized as the users' forward does: padding to the batch's longest text and
+    truncation at 512 tokens, so a description of any length encodes.
+    """
     encoder_dir = _check_encoder_dir(encoder_dir)
     tokenizer, model = _load_encoder(encoder_dir, device)
     import torch
 
-    width = int(model.config.hidden_size)
-    rows: list[np.ndarray] = []
     total = len(texts)
     with torch.no_grad():
         for start in range(0, total, batch_size):
@@ -243,12 +246,37 @@ def encode_texts(
                 return_tensors="pt",
             )
             encoded = {k: v.to(device) for k, v in encoded.items()}
-            hidden = model(**encoded).last_hidden_state
-            rows.append(hidden[:, 0, :].float().cpu().numpy())
+            hidden = model(**encoded).last_hidden_state.float().cpu().numpy()
+            mask = encoded["attention_mask"].cpu().numpy().astype(bool)
+            yield hidden, mask
             if progress is not None:
                 progress(min(start + batch_size, total), total)
+
+
+def encode_texts(
+    texts: list[str],
+    encoder_dir: Path,
+    *,
+    device: str = "cpu",
+    batch_size: int = 32,
+    max_length: int = 512,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """CLS token of the last hidden state for each text, as the users' pipeline computed it."""
+    width = encoder_width(_check_encoder_dir(encoder_dir))
+    rows = [
+        hidden[:, 0, :]
+        for hidden, _mask in encode_batches(
+            texts,
+            encoder_dir,
+            device=device,
+            batch_size=batch_size,
+            max_length=max_length,
+            progress=progress,
+        )
+    ]
     if not rows:
-        return np.zeros((0, width), dtype=np.float32)
+        return np.zeros((0, width or 0), dtype=np.float32)
     return np.ascontiguousarray(np.concatenate(rows), dtype=np.float32)
 
 
@@ -273,6 +301,14 @@ def encoder_identity(encoder_dir: Path) -> str:
             stat = item.stat()
             digest.update(f"\0{item.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
+
+
+def cache_key(identity: str, preprocessing: TextPreprocessing, kind: str = "cls") -> str:
+    """Encoder identity + normalization (+ mapping file hash) + what is stored."""
+    if preprocessing.key == "none" and kind == "cls":
+        return identity  # caches written before normalization existed stay valid
+    material = f"{identity}\0{preprocessing.key}\0{kind}"
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def text_key(text: str) -> str:
@@ -353,10 +389,13 @@ def text_embeddings_for(
     device: str = "cpu",
     cache_dir: Path | None = None,
     progress: Progress | None = None,
+    preprocessing: TextPreprocessing | None = None,
 ) -> tuple[np.ndarray, str]:
     """Text vectors for the crystals, and a short note of where they came from.
 
     A saved file wins over an encoder: it is what the model was evaluated with.
+    ``preprocessing`` (default: raw text) is applied before encoding; it is part of
+    the cache key, so vectors of one normalization are never served for another.
     """
     if len(ids) != len(texts):
         raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
@@ -375,7 +414,9 @@ def text_embeddings_for(
             f"text encoder {encoder_dir} has width {width} but the checkpoint expects "
             f"{expected_width}; pass the encoder the model was trained with"
         )
-    key = encoder_identity(encoder_dir)
+    prep = preprocessing or TextPreprocessing("none")
+    texts = [prep.apply(t) for t in texts]
+    key = cache_key(encoder_identity(encoder_dir), prep)
     cache = EmbeddingCache(cache_dir)
     hashes = [text_key(t) for t in texts]
     stored = cache.read(key)

@@ -46,7 +46,11 @@ def render_report(report: dict[str, Any], top: int = 5) -> str:
         f"run         device {report['device']}, backend {report['backend']}, "
         f"{report['n_crystals']} crystals, {report['n_atoms']} atoms (primitive cells)",
     ]
-    canonize = (report.get("data") or {}).get("graph_canonize")
+    data = report.get("data") or {}
+    for key, label in (("text_embeddings", "text"), ("text_preprocessing", "text prep")):
+        if key in data:
+            lines.append(f"{label:<11} {data[key]}")
+    canonize = data.get("graph_canonize")
     if canonize is not None:
         origin = "as in training" if canonize else "as the extraction scripts; training used True"
         lines.append(f"graphs      jarvis use_canonize={canonize} ({origin})")

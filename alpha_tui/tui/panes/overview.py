@@ -38,6 +38,14 @@ CONFIG_KEYS = (
 )
 
 
+# Where the text vectors came from and which preprocessing produced them.
+TEXT_ROWS = (
+    ("text_embeddings", "text vectors"),
+    ("text_preprocessing", "text preprocessing"),
+    ("text_tokens", "text tokens"),
+)
+
+
 @dataclass(frozen=True)
 class OverviewView:
     rows: list[tuple[str, str, str]]  # (section, key, value)
@@ -104,6 +112,9 @@ def overview_rows(session: Any) -> list[tuple[str, str, str]]:
         rows.append(("data", "cells", cells))
     if "graph_canonize" in data:
         rows.append(("data", "graphs", graph_canonize_text(bool(data["graph_canonize"]))))
+    for key, label in TEXT_ROWS:
+        if key in data:
+            rows.append(("data", label, str(data[key])))
     for name in session.fusion_modules:
         rows.append(("model", "fusion module", f"{name} (H={cache.hidden_size(name)})"))
     if not session.fusion_modules:
