@@ -193,6 +193,9 @@ def store_inputs(args: argparse.Namespace):
         layer_containers=args.layer_containers,
         text_projection_name=args.text_projection_name,
         graph_canonize=args.graph_canonize == "true",
+        text_tokens=args.text_tokens,
+        vocab_mappings=args.vocab_mappings,
+        text_normalize=args.text_normalize,
     )
 
 

@@ -298,3 +298,19 @@ def test_store_key_follows_every_capture_setting(tmp_path):
     assert store_key(key_document(replace(base))) == key
     for change in ({"graph_canonize": False}, {"max_atoms": 399}, {"limit": 5}):
         assert store_key(key_document(replace(base, **change))) != key, change
+
+    encoder = tmp_path / "encoder"
+    encoder.mkdir()
+    (encoder / "config.json").write_text("{}")
+    mappings = tmp_path / "vocab_mappings.txt"
+    mappings.write_text("a a\n")
+    raw = replace(base, text_encoder=encoder, text_normalize="none")
+    keys = {
+        store_key(key_document(raw)),
+        store_key(key_document(replace(raw, text_normalize="bert"))),
+        store_key(key_document(replace(raw, text_normalize="sage", vocab_mappings=mappings))),
+    }
+    assert len(keys) == 3  # raw, BERT-normalized and users' text give different vectors
+    mappings.write_text("a b\n")
+    changed = replace(raw, text_normalize="sage", vocab_mappings=mappings)
+    assert store_key(key_document(changed)) not in keys  # the table's content counts

@@ -90,6 +90,9 @@ class StoreInputs:
     layer_containers: str
     text_projection_name: str
     graph_canonize: bool = True
+    text_tokens: Path | None = None
+    vocab_mappings: Path | None = None
+    text_normalize: str | None = None
 
     def resolved(self) -> StoreInputs:
         """Fill data/embeddings from the checkpoint's sidecar, as the pipeline does."""
@@ -101,6 +104,17 @@ class StoreInputs:
         return StoreInputs(**{**self.__dict__, "data": data, "text_embeddings": emb})
 
 
+def text_preprocessing_key(inputs: StoreInputs) -> str:
+    """The same choice the pipeline makes, so raw and normalized captures never share a store."""
+    from alpha_tui.data.dataset import resolve_data_path
+    from alpha_tui.data.text_normalize import choose_preprocessing
+
+    search = [Path(inputs.checkpoint).parent]
+    if inputs.data is not None:
+        search.append(resolve_data_path(Path(inputs.data))[0])
+    return choose_preprocessing(inputs.text_normalize, inputs.vocab_mappings, search).key
+
+
 def key_document(inputs: StoreInputs) -> dict[str, Any]:
     inputs = inputs.resolved()
     if inputs.text_embeddings is not None:
@@ -108,9 +122,16 @@ def key_document(inputs: StoreInputs) -> dict[str, Any]:
     elif inputs.text_encoder is not None:
         digest = hashlib.sha256()
         folder_hash(Path(inputs.text_encoder), digest)
-        text = {"encoder": digest.hexdigest(), "pooling": "cls", "truncation": 512}
+        text = {
+            "encoder": digest.hexdigest(),
+            "pooling": "cls",
+            "truncation": 512,
+            "preprocessing": text_preprocessing_key(inputs),
+        }
     else:
         text = {"none": True}
+    if inputs.text_tokens is not None:
+        text["tokens_file"] = sha256_file(inputs.text_tokens)
     return {
         "schema_version": SCHEMA_VERSION,
         "checkpoint_sha256": sha256_file(inputs.checkpoint),
