@@ -424,6 +424,7 @@ class AlphaTuiApp(App[None]):
         snapshot_dir: Path = Path("alpha-tui-snapshots"),
         initial_fusion: str | None = None,
         initial_reduction: str = "mean",
+        failure_log: Path | None = None,
     ) -> None:
         if loader is None and session is None:
             raise ValueError("AlphaTuiApp needs a loader or a session")
@@ -432,6 +433,8 @@ class AlphaTuiApp(App[None]):
         self.loader = loader
         self.session = session
         self.snapshot_dir = Path(snapshot_dir)
+        #: where panes log contained failures; None: <cache root>/logs/explorer.log
+        self.failure_log = failure_log
         self.initial_fusion = initial_fusion
         self.initial_reduction = parse_reduction(initial_reduction).name
         self.cancel_event = threading.Event()
