@@ -167,3 +167,23 @@ def test_no_terminal_hints_report(capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert main(["/nonexistent.pt"]) == 2
     assert "alpha-tui report" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "reduction, fragment",
+    [
+        (f"dim:{H}", f"dim:{H} is out of range: the gate has {H} dims"),
+        (f"topk-mean:{H + 1}", f"use 1..{H}"),
+        ("quantile:1.5", "quantile must be in [0, 1]"),
+        ("weighted:{short}", f"but the gate has {H} dims"),
+    ],
+)
+def test_impossible_reduction_is_one_line_exit_2(setup, reduction, fragment, tmp_path, capsys):
+    """--reduction goes through the same rule as the picker (validate_reduction)."""
+    _, _, args = setup
+    short = tmp_path / "short.npy"
+    np.save(short, np.ones(H - 1))
+    assert main(["report", *args, "--reduction", reduction.format(short=short)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("alpha-tui: error:")
+    assert fragment in err and "Traceback" not in err

@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from alpha_tui.analysis.reductions import DEFAULT_CYCLE, parse_reduction
+from alpha_tui.analysis.reductions import DEFAULT_CYCLE, parse_reduction, validate_reduction
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.errors import UserError
 from alpha_tui.tui.commands import Command, ExplorerCommands
@@ -80,7 +80,7 @@ def initial_state(session: AnalysisSession, fusion: str | None, reduction: str) 
         fusion = matches[0]
     return ViewState(
         fusion=fusion,
-        reduction=parse_reduction(reduction).name,
+        reduction=validate_reduction(reduction, session.cache.hidden_size(fusion)).name,
         text_source=default_text_source(session.text_sources, fusion),
     )
 
@@ -267,6 +267,9 @@ class ExplorerScreen(Screen[None]):
         session = self.session
 
         def validate(name: str) -> None:
+            # the pure rule first (fast, one line), then the real computation
+            for fusion in session.fusion_modules:
+                validate_reduction(name, session.cache.hidden_size(fusion))
             for fusion in session.fusion_modules:
                 session.alpha(fusion, name)
 
