@@ -155,12 +155,16 @@ def cmd_open(args: argparse.Namespace) -> int:
         snapshot_dir=args.snapshot_dir,
         initial_fusion=args.fusion,
         initial_reduction=args.reduction,
+        failure_log=args.cache_dir / "logs" / "explorer.log" if args.cache_dir else None,
+        debug=bool(args.debug) or os.environ.get("ALPHA_TUI_DEBUG") == "1",
     )
     app.run()
     message = getattr(app, "error_message", None)
     if message:
-        # the screen is gone once the app exits: leave the reason in the scrollback
+        # the screen is gone once the app exits: leave the reason in the scrollback,
+        # once, and exit 2 however the error screen was left (q, escape or ctrl+c)
         print(f"alpha-tui: error: {message}", file=sys.stderr)
+        return UserError.exit_code
     return int(app.return_code or 0)
 
 

@@ -163,3 +163,26 @@ async def test_failure_line_goes_when_the_pane_draws_again(tmp_path: Path, monke
         await settle(app, pilot)
         assert not pane.query(PaneFailureLine)
         assert "cannot draw" not in screen_text(app)
+
+
+async def test_unexpected_loading_error_is_one_line_and_logged(tmp_path: Path) -> None:
+    from alpha_tui.tui.widgets.error_screen import ErrorScreen
+
+    def loader(progress, cancel):
+        raise RuntimeError("boom in the loader")
+
+    app = AlphaTuiApp(loader=loader, failure_log=tmp_path / "explorer.log")
+    app.animation_level = "none"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        assert app.error_message is not None
+        assert app.error_message.startswith(
+            "unexpected error while loading (RuntimeError: boom in the loader)"
+        )
+        assert "\n" not in app.error_message and "Traceback" not in screen_text(app)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 2
+    log = (tmp_path / "explorer.log").read_text()
+    assert "Traceback" in log and "RuntimeError: boom in the loader" in log

@@ -27,6 +27,7 @@ from alpha_tui.analysis.reductions import DEFAULT_CYCLE, parse_reduction, valida
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.errors import UserError
 from alpha_tui.tui.commands import Command, ExplorerCommands
+from alpha_tui.tui.containment import append_log, default_log_path, failure_from
 from alpha_tui.tui.formatting import short_fusion
 from alpha_tui.tui.help import HelpScreen
 from alpha_tui.tui.panes.alpha import AlphaPane
@@ -428,6 +429,7 @@ class AlphaTuiApp(App[None]):
         initial_fusion: str | None = None,
         initial_reduction: str = "mean",
         failure_log: Path | None = None,
+        debug: bool = False,
     ) -> None:
         if loader is None and session is None:
             raise ValueError("AlphaTuiApp needs a loader or a session")
@@ -438,6 +440,8 @@ class AlphaTuiApp(App[None]):
         self.snapshot_dir = Path(snapshot_dir)
         #: where panes log contained failures; None: <cache root>/logs/explorer.log
         self.failure_log = failure_log
+        #: re-raise unexpected loading errors (the CLI's --debug) instead of one line
+        self.reraise_load_errors = debug
         self.initial_fusion = initial_fusion
         self.initial_reduction = parse_reduction(initial_reduction).name
         self.cancel_event = threading.Event()
@@ -490,6 +494,12 @@ class AlphaTuiApp(App[None]):
             session = self.loader(self._progress_callback(), self.cancel_event)
         except UserError as exc:
             return ("error", exc.message)
+        except Exception as exc:
+            if self.cancel_event.is_set():
+                return ("cancelled", None)
+            if self.reraise_load_errors:
+                raise
+            return ("error", self._log_load_failure(exc))
         except BaseException:
             if self.cancel_event.is_set():
                 return ("cancelled", None)
@@ -497,6 +507,17 @@ class AlphaTuiApp(App[None]):
         if self.cancel_event.is_set():
             return ("cancelled", None)
         return ("ok", session)
+
+    def _log_load_failure(self, exc: Exception) -> str:
+        """A bug while loading: the traceback goes to the log, the screen gets one line."""
+        failure = failure_from("loading", exc)
+        path = self.failure_log or default_log_path()
+        try:
+            append_log(Path(path), "loading", failure)
+            where = f"details in {path}"
+        except OSError:
+            where = "the log could not be written"
+        return f"unexpected error while loading ({failure.summary}); {where}; --debug shows it"
 
     def on_load_progress(self, message: LoadProgress) -> None:
         value = self._progress.take()
