@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("textual")
+
 from test_e2e_tmux import TMUX, Terminal
 
 from alpha_tui.tui.app import PANE_CLASSES, ExplorerScreen

@@ -38,7 +38,9 @@ out, ready, kind = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 
 def blocking(tmp):
     tmp.write_bytes(b"x" * 65536)   # half a file, really on disk
-    ready.write_text(str(tmp))
+    note = ready.with_name("ready.writing")
+    note.write_text(str(tmp))
+    note.replace(ready)               # the parent never reads a half-written note
     time.sleep(120)
 
 if kind == "export":

@@ -26,6 +26,8 @@ from alpha_tui.analysis.reductions import (
 from alpha_tui.analysis.weights import MAX_WEIGHTS_BYTES, load_weights
 from alpha_tui.errors import UserError
 
+pytestmark = pytest.mark.both_lanes  # pure numpy: also checked with numpy<2
+
 
 def in_domain(spec: ReductionSpec, hidden: int) -> bool:
     """The closed-form rule, written independently of the implementation."""
