@@ -38,6 +38,14 @@ async def settle(app: AlphaTuiApp, pilot, rounds: int = 4) -> None:
         await pilot.pause()
 
 
+async def wait_until(pilot, predicate, tries: int = 3000) -> bool:
+    for _ in range(tries):
+        if predicate():
+            return True
+        await pilot.pause(0.02)
+    return bool(predicate())
+
+
 def rare_element_session() -> AnalysisSession:
     cache = make_cache(seed=0)
     z = np.asarray(cache.atomic_numbers).copy()
@@ -144,22 +152,22 @@ async def test_failing_compute_and_apply_are_contained(tmp_path: Path, monkeypat
 async def test_failure_line_goes_when_the_pane_draws_again(tmp_path: Path, monkeypatch) -> None:
     session = AnalysisSession(make_cache(seed=0))
     app = new_app(session, tmp_path)
-    calls = {"n": 0}
+    broken = {"on": True}
     original = ThemedPlot.render
 
     def flaky(self):
-        if self.id == "alpha-hist" and calls["n"] == 0:
-            calls["n"] += 1
-            raise RuntimeError("first draw fails")
+        if self.id == "alpha-hist" and broken["on"]:
+            raise RuntimeError("draw fails until fixed")
         return original(self)
 
     monkeypatch.setattr(ThemedPlot, "render", flaky)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
-        await settle(app, pilot)
         pane = app.screen.query_one("#pane-alpha")
-        assert pane.query(PaneFailureLine)
-        await pilot.press("r")  # new data: the plot may try again
+        assert await wait_until(pilot, lambda: bool(pane.query(PaneFailureLine)))
+        broken["on"] = False
+        await pilot.press("r")  # new data: the plot tries again, and now draws
+        assert await wait_until(pilot, lambda: not pane.query(PaneFailureLine))
         await settle(app, pilot)
         assert not pane.query(PaneFailureLine)
         assert "cannot draw" not in screen_text(app)
@@ -186,3 +194,30 @@ async def test_unexpected_loading_error_is_one_line_and_logged(tmp_path: Path) -
     assert app.return_code == 2
     log = (tmp_path / "explorer.log").read_text()
     assert "Traceback" in log and "RuntimeError: boom in the loader" in log
+
+
+async def test_failing_export_is_contained(tmp_path: Path, monkeypatch) -> None:
+    session = AnalysisSession(make_cache(seed=0))
+    app = AlphaTuiApp(
+        session=session, failure_log=tmp_path / "explorer.log", snapshot_dir=tmp_path / "snaps"
+    )
+    app.animation_level = "none"
+
+    def bad_table(self):
+        raise ValueError("injected export bug")
+
+    monkeypatch.setattr(ElementsPane, "export_table", bad_table)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        pane = app.screen.query_one(ElementsPane)
+        assert [f.where for f in pane.failures] == ["CSV export"]
+        assert "ValueError: injected export bug" in str(pane.query_one(PaneFailureLine).render())
+        await pilot.press("2", "e")  # another pane still exports
+        await settle(app, pilot)
+    assert app.return_code in (None, 0)
+    written = [p.name for p in (tmp_path / "snaps").iterdir()]
+    assert len(written) == 1, written
+    assert written[0].startswith("alpha-mean-") and written[0].endswith(".csv")

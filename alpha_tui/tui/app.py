@@ -344,11 +344,14 @@ class ExplorerScreen(Screen[None]):
     @work(thread=True, group="export")
     def _write_csv(self, pane: Pane, stem: str) -> None:
         """Rows are built here, off the UI thread: the Alpha pane has one per atom."""
-        header, rows = pane.export_table()
         try:
+            header, rows = pane.export_table()
             path = save_csv(self.snapshot_dir, stem, header, rows)
         except OSError as exc:
             self.app.call_from_thread(self._cannot_write, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug in one pane's export stays there
+            self.app.call_from_thread(pane.report_failure, failure_from("CSV export", exc))
             return
         self.app.call_from_thread(
             self.notify, f"saved {path} ({len(rows)} rows)", title="CSV export"
