@@ -238,12 +238,16 @@ def cmd_open(args: argparse.Namespace) -> int:
         snapshot_dir=args.snapshot_dir,
         initial_fusion=args.fusion,
         initial_reduction=args.reduction,
+        failure_log=args.cache_dir / "logs" / "explorer.log" if args.cache_dir else None,
+        debug=bool(args.debug) or os.environ.get("ALPHA_TUI_DEBUG") == "1",
     )
     app.run()
     message = getattr(app, "error_message", None)
     if message:
-        # the screen is gone once the app exits: leave the reason in the scrollback
+        # the screen is gone once the app exits: leave the reason in the scrollback,
+        # once, and exit 2 however the error screen was left (q, escape or ctrl+c)
         print(f"alpha-tui: error: {message}", file=sys.stderr)
+        return UserError.exit_code
     return int(app.return_code or 0)
 
 
@@ -387,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     make_parser, handler = parsers[command]
     args = make_parser().parse_args(argv[1:] if command else argv)
     debug = bool(getattr(args, "debug", False)) or os.environ.get("ALPHA_TUI_DEBUG") == "1"
+    from alpha_tui.export.temp_files import install_signal_cleanup
+
+    install_signal_cleanup()  # a write stopped by ctrl+c / kill leaves no temporary
     try:
         return handler(args)
     except UserError as exc:

@@ -18,3 +18,10 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """User input as it may appear inside a one-line message: control characters are
+    escaped (a pasted newline must not split the line) and long input is cut."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return out if len(out) <= limit else out[: limit - 1] + "…"

@@ -220,3 +220,23 @@ def test_graph_canonize_flag_reaches_the_graphs_and_the_report(setup, capsys):
     assert main(["report", *args, "--graph-canonize", "false"]) == 0
     out = capsys.readouterr().out
     assert "graphs      jarvis use_canonize=False (as the extraction scripts" in out
+
+
+@pytest.mark.parametrize(
+    "reduction, fragment",
+    [
+        (f"dim:{H}", f"dim:{H} is out of range: the gate has {H} dims"),
+        (f"topk-mean:{H + 1}", f"use 1..{H}"),
+        ("quantile:1.5", "quantile must be in [0, 1]"),
+        ("weighted:{short}", f"but the gate has {H} dims"),
+    ],
+)
+def test_impossible_reduction_is_one_line_exit_2(setup, reduction, fragment, tmp_path, capsys):
+    """--reduction goes through the same rule as the picker (validate_reduction)."""
+    _, _, args = setup
+    short = tmp_path / "short.npy"
+    np.save(short, np.ones(H - 1))
+    assert main(["report", *args, "--reduction", reduction.format(short=short)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("alpha-tui: error:")
+    assert fragment in err and "Traceback" not in err

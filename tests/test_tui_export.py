@@ -17,7 +17,7 @@ from synthetic import make_cache
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.tui.app import PANE_CLASSES, PANE_IDS, AlphaTuiApp
 from alpha_tui.tui.screenshots import render_pane_screenshots
-from alpha_tui.tui.snapshot import export_stem, reserve_paths, save_csv, svg_text
+from alpha_tui.tui.snapshot import export_stem, save_csv, save_new, svg_text
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +43,39 @@ def test_export_stem_names_pane_reduction_and_time() -> None:
     assert export_stem("alpha", "dim:5", when) == "alpha-dim-5-20240506-070809"
 
 
-def test_reserve_paths_never_reuses_a_name(tmp_path: Path) -> None:
+def _writer(text: str):
+    return lambda p: p.write_text(text)
+
+
+def test_save_new_never_reuses_a_name(tmp_path: Path) -> None:
     (tmp_path / "x.svg").write_text("old")
     (tmp_path / "x-1.txt").write_text("old")  # only one of the pair exists: still taken
-    first = reserve_paths(tmp_path, "x", (".svg", ".txt"))
+    first = save_new(tmp_path, "x", {".svg": _writer("a"), ".txt": _writer("b")})
     assert [p.name for p in first] == ["x-2.svg", "x-2.txt"]
-    second = reserve_paths(tmp_path, "x", (".svg", ".txt"))
+    assert [p.read_text() for p in first] == ["a", "b"]
+    second = save_new(tmp_path, "x", {".svg": _writer("c"), ".txt": _writer("d")})
     assert [p.name for p in second] == ["x-3.svg", "x-3.txt"]
     assert (tmp_path / "x.svg").read_text() == "old"
     assert (tmp_path / "x-1.txt").read_text() == "old"
+    # nothing but the files themselves: no temporaries left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "x-1.txt", "x-2.svg", "x-2.txt", "x-3.svg", "x-3.txt", "x.svg"
+    ]
 
 
-def test_reserve_paths_creates_missing_folders(tmp_path: Path) -> None:
-    (path,) = reserve_paths(tmp_path / "a" / "b", "stem", (".csv",))
-    assert path == tmp_path / "a" / "b" / "stem.csv" and path.exists()
+def test_save_new_creates_missing_folders(tmp_path: Path) -> None:
+    (path,) = save_new(tmp_path / "a" / "b", "stem", {".csv": _writer("1")})
+    assert path == tmp_path / "a" / "b" / "stem.csv" and path.read_text() == "1"
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    def broken(p: Path) -> None:
+        p.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        save_new(tmp_path, "y", {".svg": _writer("a"), ".txt": broken})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_save_csv_writes_missing_and_non_finite_values(tmp_path: Path) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from alpha_tui.errors import UserError
+from alpha_tui.analysis.weights import load_weights as load_weights  # re-exported
+from alpha_tui.errors import UserError, shown
 
 #: Rows per float64 work chunk: 8192 x 256 x 8 B = 16 MB, small next to the gates.
 CHUNK_ROWS = 8192
@@ -89,7 +89,11 @@ class ReductionSpec:
         if self.param is None:
             return self.kind
         if self.kind == "quantile":
-            return f"quantile:{float(self.param):g}"
+            # short form when it is exact; else every digit, so two quantiles never
+            # share a name (the name keys the session's memo)
+            q = float(self.param)
+            short = f"{q:g}"
+            return f"quantile:{short if float(short) == q else repr(q)}"
         return f"{self.kind}:{self.param}"
 
     def __str__(self) -> str:
@@ -108,10 +112,12 @@ def parse_reduction(text: str | ReductionSpec) -> ReductionSpec:
     kind = _ALIASES.get(kind, kind)
     param_text = tail.strip() if sep else None
     if kind not in KINDS:
-        raise UserError(f"unknown reduction '{raw}': choose one of {_USAGE}")
+        raise UserError(f"unknown reduction '{shown(raw)}': choose one of {_USAGE}")
     if kind in SIMPLE_KINDS:
         if param_text:
-            raise UserError(f"reduction '{kind}' takes no parameter (got '{raw}'); use '{kind}'")
+            raise UserError(
+                f"reduction '{kind}' takes no parameter (got '{shown(raw)}'); use '{kind}'"
+            )
         return ReductionSpec(kind)
     if not param_text:
         example = {
@@ -128,11 +134,12 @@ def parse_reduction(text: str | ReductionSpec) -> ReductionSpec:
             q = float(param_text)
         except ValueError:
             raise UserError(
-                f"quantile needs a number in [0, 1], got '{param_text}'; e.g. 'quantile:0.9'"
+                f"quantile needs a number in [0, 1], got '{shown(param_text)}'; "
+                "e.g. 'quantile:0.9'"
             ) from None
         if not (0.0 <= q <= 1.0):
             raise UserError(
-                f"quantile must be in [0, 1], got {param_text}; "
+                f"quantile must be in [0, 1], got {shown(param_text)}; "
                 "e.g. 'quantile:0.9' for the 90th percentile"
             )
         return ReductionSpec(kind, q)
@@ -140,13 +147,42 @@ def parse_reduction(text: str | ReductionSpec) -> ReductionSpec:
         k = int(param_text)
     except ValueError:
         raise UserError(
-            f"reduction '{kind}' needs an integer, got '{param_text}'; e.g. '{kind}:4'"
+            f"reduction '{kind}' needs an integer, got '{shown(param_text)}'; e.g. '{kind}:4'"
         ) from None
     if kind == "dim" and k < 0:
         raise UserError(f"dim index must be >= 0, got {k}; e.g. 'dim:0'")
     if kind == "topk-mean" and k < 1:
         raise UserError(f"topk-mean needs K >= 1, got {k}; e.g. 'topk-mean:16'")
     return ReductionSpec(kind, k)
+
+
+def validate_reduction(spec: str | ReductionSpec, hidden: int) -> ReductionSpec:
+    """The reduction, checked against a gate of ``hidden`` dims; else a one-line UserError.
+
+    The one rule for every way a reduction arrives (picker, ``--reduction``, the
+    engine): the parser only knows the syntax, this knows the gate. ``weighted:FILE``
+    reads the file here (bounded, header first), so a wrong length is caught before
+    any reduction runs.
+    """
+    s = parse_reduction(spec)
+    h = int(hidden)
+    if h < 1:
+        raise UserError(f"the gate has {h} dims: there is nothing to reduce")
+    if s.kind == "dim":
+        k = int(s.param)  # type: ignore[arg-type]
+        if not 0 <= k < h:
+            raise UserError(f"dim:{k} is out of range: the gate has {h} dims (use 0..{h - 1})")
+    elif s.kind == "topk-mean":
+        k = int(s.param)  # type: ignore[arg-type]
+        if not 1 <= k <= h:
+            raise UserError(f"topk-mean:{k} is out of range: the gate has {h} dims (use 1..{h})")
+    elif s.kind == "quantile":
+        q = float(s.param)  # type: ignore[arg-type]
+        if not 0.0 <= q <= 1.0:  # a hand-built spec can skip the parser
+            raise UserError(f"quantile must be in [0, 1], got {q:g}; e.g. 'quantile:0.9'")
+    elif s.kind == "weighted":
+        load_weights(str(s.param), expected=h)
+    return s
 
 
 def in_unit_interval(spec: str | ReductionSpec) -> bool:
@@ -198,31 +234,6 @@ def _rowwise(gates: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.nd
     for sl in iter_chunks(gates.shape[0]):
         out[sl] = fn(np.asarray(gates[sl], dtype=np.float64))
     return out
-
-
-def load_weights(path: str | Path) -> np.ndarray:
-    """Read a weight vector from .npy, .txt or .csv; UserError if it cannot be used."""
-    p = Path(str(path)).expanduser()
-    hint = "give a .npy, .txt or .csv file holding one number per gate dim"
-    if not p.is_file():
-        raise UserError(f"weights file '{path}' not found; {hint}")
-    try:
-        if p.suffix.lower() == ".npy":
-            w = np.load(p, allow_pickle=False)
-        elif p.suffix.lower() == ".csv":
-            w = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=1)
-        else:
-            w = np.loadtxt(p, dtype=np.float64, ndmin=1)
-        w = np.asarray(w, dtype=np.float64)
-    except (OSError, ValueError, TypeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"cannot read weights file '{path}' ({reason}); {hint}") from None
-    if w.ndim > 1 and sum(d > 1 for d in w.shape) > 1:
-        raise UserError(f"weights file '{path}' holds a {w.shape} array, not a vector; {hint}")
-    w = w.reshape(-1)
-    if not np.all(np.isfinite(w)):
-        raise UserError(f"weights file '{path}' contains NaN or inf; {hint}")
-    return w
 
 
 def _pc1(gates: np.ndarray) -> np.ndarray:
@@ -301,6 +312,8 @@ def reduce_gates(
     if g.ndim != 2:
         raise ValueError(f"gates must be [A, H], got shape {g.shape}")
     h = g.shape[1]
+    if s.kind != "weighted":  # weighted is checked once, where its file is read
+        validate_reduction(s, h)
     kind, p = s.kind, s.param
     if kind == "mean":
         return _rowwise(g, lambda x: x.mean(axis=1))
@@ -315,27 +328,17 @@ def reduce_gates(
     if kind == "open-fraction":
         return _rowwise(g, lambda x: (x > 0.5).mean(axis=1))
     if kind == "dim":
-        k = int(p)  # type: ignore[arg-type]
-        if not 0 <= k < h:
-            raise UserError(f"dim:{k} is out of range: the gate has {h} dims (use 0..{h - 1})")
-        return np.asarray(g[:, k], dtype=np.float64)
+        return np.asarray(g[:, int(p)], dtype=np.float64)  # type: ignore[arg-type]
     if kind == "quantile":
         q = float(p)  # type: ignore[arg-type]
         return _rowwise(g, lambda x: np.quantile(x, q, axis=1, method="linear"))
     if kind == "topk-mean":
         k = int(p)  # type: ignore[arg-type]
-        if not 1 <= k <= h:
-            raise UserError(f"topk-mean:{k} is out of range: the gate has {h} dims (use 1..{h})")
         return _rowwise(g, lambda x: np.partition(x, h - k, axis=1)[:, h - k :].mean(axis=1))
     if kind == "pc1":
         return _pc1(g)
     if kind == "weighted":
-        w = load_weights(str(p))
-        if w.shape[0] != h:
-            raise UserError(
-                f"weights file '{p}' has {w.shape[0]} values but the gate has {h} dims; "
-                f"give exactly {h} weights"
-            )
+        w = load_weights(str(p), expected=h)
         return _rowwise(g, lambda x: x @ w)
     if kind == "injection":
         return _injection(g, node_norm, text_per_crystal, atom_crystal)

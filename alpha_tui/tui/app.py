@@ -23,10 +23,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from alpha_tui.analysis.reductions import DEFAULT_CYCLE, parse_reduction
+from alpha_tui.analysis.reductions import DEFAULT_CYCLE, parse_reduction, validate_reduction
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.errors import UserError
 from alpha_tui.tui.commands import Command, ExplorerCommands
+from alpha_tui.tui.containment import append_log, default_log_path, failure_from
 from alpha_tui.tui.formatting import short_fusion
 from alpha_tui.tui.help import HelpScreen
 from alpha_tui.tui.panes.alpha import AlphaPane
@@ -82,7 +83,7 @@ def initial_state(session: AnalysisSession, fusion: str | None, reduction: str) 
         fusion = matches[0]
     return ViewState(
         fusion=fusion,
-        reduction=parse_reduction(reduction).name,
+        reduction=validate_reduction(reduction, session.cache.hidden_size(fusion)).name,
         text_source=default_text_source(session.text_sources, fusion),
     )
 
@@ -269,6 +270,9 @@ class ExplorerScreen(Screen[None]):
         session = self.session
 
         def validate(name: str) -> None:
+            # the pure rule first (fast, one line), then the real computation
+            for fusion in session.fusion_modules:
+                validate_reduction(name, session.cache.hidden_size(fusion))
             for fusion in session.fusion_modules:
                 session.alpha(fusion, name)
 
@@ -342,11 +346,14 @@ class ExplorerScreen(Screen[None]):
     @work(thread=True, group="export")
     def _write_csv(self, pane: Pane, stem: str) -> None:
         """Rows are built here, off the UI thread: the Alpha pane has one per atom."""
-        header, rows = pane.export_table()
         try:
+            header, rows = pane.export_table()
             path = save_csv(self.snapshot_dir, stem, header, rows)
         except OSError as exc:
             self.app.call_from_thread(self._cannot_write, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug in one pane's export stays there
+            self.app.call_from_thread(pane.report_failure, failure_from("CSV export", exc))
             return
         self.app.call_from_thread(
             self.notify, f"saved {path} ({len(rows)} rows)", title="CSV export"
@@ -426,6 +433,8 @@ class AlphaTuiApp(App[None]):
         snapshot_dir: Path = Path("alpha-tui-snapshots"),
         initial_fusion: str | None = None,
         initial_reduction: str = "mean",
+        failure_log: Path | None = None,
+        debug: bool = False,
     ) -> None:
         if loader is None and session is None:
             raise ValueError("AlphaTuiApp needs a loader or a session")
@@ -434,6 +443,10 @@ class AlphaTuiApp(App[None]):
         self.loader = loader
         self.session = session
         self.snapshot_dir = Path(snapshot_dir)
+        #: where panes log contained failures; None: <cache root>/logs/explorer.log
+        self.failure_log = failure_log
+        #: re-raise unexpected loading errors (the CLI's --debug) instead of one line
+        self.reraise_load_errors = debug
         self.initial_fusion = initial_fusion
         self.initial_reduction = parse_reduction(initial_reduction).name
         self.cancel_event = threading.Event()
@@ -486,6 +499,12 @@ class AlphaTuiApp(App[None]):
             session = self.loader(self._progress_callback(), self.cancel_event)
         except UserError as exc:
             return ("error", exc.message)
+        except Exception as exc:
+            if self.cancel_event.is_set():
+                return ("cancelled", None)
+            if self.reraise_load_errors:
+                raise
+            return ("error", self._log_load_failure(exc))
         except BaseException:
             if self.cancel_event.is_set():
                 return ("cancelled", None)
@@ -493,6 +512,17 @@ class AlphaTuiApp(App[None]):
         if self.cancel_event.is_set():
             return ("cancelled", None)
         return ("ok", session)
+
+    def _log_load_failure(self, exc: Exception) -> str:
+        """A bug while loading: the traceback goes to the log, the screen gets one line."""
+        failure = failure_from("loading", exc)
+        path = self.failure_log or default_log_path()
+        try:
+            append_log(Path(path), "loading", failure)
+            where = f"details in {path}"
+        except OSError:
+            where = "the log could not be written"
+        return f"unexpected error while loading ({failure.summary}); {where}; --debug shows it"
 
     def on_load_progress(self, message: LoadProgress) -> None:
         value = self._progress.take()

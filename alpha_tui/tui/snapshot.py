@@ -1,9 +1,12 @@
 """Saving what is on screen: SVG + plain text of the screen, CSV of the pane's data.
 
 Files are named ``<pane>-<reduction>-<timestamp>`` and are never overwritten: a
-name that exists gets ``-1``, ``-2``, ... and every file is created exclusively, so
-two saves in the same second (or two sessions) cannot clobber each other. Errors
-are ``OSError`` for the caller to turn into a notification.
+name that exists gets ``-1``, ``-2``, ... Content is written to hidden temporaries
+first (``alpha_tui.export.temp_files``: removed on SIGINT/SIGTERM or by a later
+save) and hard-linked to a free name only when complete, so a save stopped midway
+leaves neither a partial file nor its temporary, and two saves in the same second
+(or two sessions) cannot clobber each other. Errors are ``OSError`` for the caller
+to turn into a notification.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import csv
 import io
 import itertools
 import math
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,34 +26,13 @@ from typing import Any
 from rich.console import Console
 from textual.app import App
 
+from alpha_tui.export.temp_files import temporary_file
 from alpha_tui.tui.formatting import safe_token
 
 
 def export_stem(pane: str, reduction: str, when: datetime | None = None) -> str:
     when = when or datetime.now()
     return f"{safe_token(pane)}-{safe_token(reduction)}-{when:%Y%m%d-%H%M%S}"
-
-
-def reserve_paths(folder: Path, stem: str, suffixes: Sequence[str]) -> list[Path]:
-    """Create empty files ``stem[-n]<suffix>`` for the first n where none exists."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for n in itertools.count():
-        name = stem if n == 0 else f"{stem}-{n}"
-        paths = [folder / f"{name}{suffix}" for suffix in suffixes]
-        if any(p.exists() for p in paths):
-            continue
-        created: list[Path] = []
-        try:
-            for path in paths:
-                with open(path, "x", encoding="utf-8"):
-                    pass
-                created.append(path)
-        except FileExistsError:
-            for path in created:
-                path.unlink(missing_ok=True)
-            continue
-        return paths
-    raise AssertionError("unreachable")
 
 
 def screen_text(app: App[Any]) -> str:
@@ -88,14 +72,63 @@ def svg_text(svg: str) -> str:
 
 
 def save_screen(app: App[Any], folder: Path, stem: str) -> tuple[Path, Path]:
-    svg_path, txt_path = reserve_paths(folder, stem, (".svg", ".txt"))
-    try:
-        svg_path.write_text(app.export_screenshot(title=app.title), encoding="utf-8")
-        txt_path.write_text(screen_text(app), encoding="utf-8")
-    except BaseException:
-        _discard(svg_path, txt_path)
-        raise
+    svg = app.export_screenshot(title=app.title)
+    text = screen_text(app)
+    svg_path, txt_path = save_new(
+        folder,
+        stem,
+        {
+            ".svg": lambda p: p.write_text(svg, encoding="utf-8"),
+            ".txt": lambda p: p.write_text(text, encoding="utf-8"),
+        },
+    )
     return svg_path, txt_path
+
+
+def _publish(temps: dict[str, Path], folder: Path, stem: str) -> list[Path]:
+    """Link every temporary to ``stem[-n]<suffix>`` for the first n free for all."""
+    for n in itertools.count():
+        name = stem if n == 0 else f"{stem}-{n}"
+        finals = [folder / f"{name}{suffix}" for suffix in temps]
+        if any(p.exists() for p in finals):
+            continue
+        linked: list[Path] = []
+        try:
+            for (_, tmp), final in zip(temps.items(), finals, strict=True):
+                _link_new(tmp, final)
+                linked.append(final)
+        except FileExistsError:
+            for path in linked:
+                path.unlink(missing_ok=True)
+            continue
+        return finals
+    raise AssertionError("unreachable")
+
+
+def _link_new(tmp: Path, final: Path) -> None:
+    """Create ``final`` with ``tmp``'s content, failing with FileExistsError if taken."""
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise
+    except OSError:
+        # no hard links here (some network/FUSE mounts): claim the name, then replace
+        with open(final, "x", encoding="utf-8"):
+            pass
+        os.replace(tmp, final)
+
+
+def save_new(folder: Path, stem: str, writers: dict[str, Callable[[Path], None]]) -> list[Path]:
+    """Write one file per suffix under a fresh common name; nothing partial is left."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        temps = {
+            suffix: stack.enter_context(temporary_file(folder, f"{stem}{suffix}"))
+            for suffix in writers
+        }
+        for suffix, write in writers.items():
+            write(temps[suffix])
+        return _publish(temps, folder, stem)
 
 
 def _cell(value: Any) -> Any:
@@ -115,16 +148,5 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
 
 
 def save_csv(folder: Path, stem: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
-    (path,) = reserve_paths(folder, stem, (".csv",))
-    try:
-        write_csv(path, header, rows)
-    except BaseException:
-        _discard(path)
-        raise
+    (path,) = save_new(folder, stem, {".csv": lambda p: write_csv(p, header, rows)})
     return path
-
-
-def _discard(*paths: Path) -> None:
-    """Remove files reserved for a save that failed, so no empty file is left."""
-    for path in paths:
-        path.unlink(missing_ok=True)

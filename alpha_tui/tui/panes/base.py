@@ -5,25 +5,55 @@ changes, ``compute`` runs in a thread worker (exclusive per pane, so a fast run 
 key presses only keeps the last request) and ``apply`` paints the result on the UI
 thread. A result whose key is no longer the requested one is dropped, so a slow
 computation can never paint over a newer one.
+
+Any exception while computing, painting or drawing a pane stays in that pane: it is
+shown as one line at the top of the pane, written to the explorer log, and the rest
+of the session keeps working (see ``alpha_tui.tui.containment``). Panes get this by
+subclassing ``Pane``; nothing to do in the subclass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.errors import UserError
+from alpha_tui.tui.containment import (
+    Failure,
+    append_log,
+    contain_widget,
+    default_log_path,
+    failure_from,
+    is_failed,
+    reset_widget,
+)
 from alpha_tui.tui.state import ViewState
 
 Table = tuple[list[str], list[list[Any]]]
+
+
+class PaneFailureLine(Static):
+    """The one line a pane shows when part of it failed."""
+
+    DEFAULT_CSS = """
+    PaneFailureLine {
+        height: 1;
+        color: $text-error;
+        text-style: bold;
+    }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text, markup=False, classes="pane-failure")
 
 
 class Pane(Vertical):
@@ -38,6 +68,8 @@ class Pane(Vertical):
         self.view: Any = None
         self._requested: Hashable | None = None
         self.error: str | None = None
+        #: every contained failure of this pane, oldest first (tests and the log read it)
+        self.failures: list[Failure] = []
 
     # ------------------------------------------------------------- to override
     def depends(self, state: ViewState) -> Hashable:
@@ -58,6 +90,45 @@ class Pane(Vertical):
 
     def show_error(self, message: str) -> None:
         self.app.notify(message, title="cannot show this view", severity="error")
+
+    # ------------------------------------------------------------- containment
+    def on_mount(self) -> None:
+        self.contain_widgets()
+
+    def contain_widgets(self) -> None:
+        """Wrap every widget of the pane (again after a paint, for new children)."""
+        for widget in self.query("*"):
+            if not isinstance(widget, PaneFailureLine):
+                contain_widget(widget, self.report_failure)
+
+    def report_failure(self, failure: Failure) -> None:
+        """Log now, show later: this may be called from inside a widget's render."""
+        self.failures.append(failure)
+        self.log.error(f"pane {self.pane_id}: {failure.where}\n{failure.detail}")
+        note = ""
+        path = getattr(self.app, "failure_log", None) or default_log_path()
+        try:
+            append_log(Path(path), self.pane_id, failure)
+            note = f" · details in {path}"
+        except OSError as exc:
+            note = f" · could not write the log {path}: {exc.strerror or exc}"
+        self.call_later(self._show_failure, failure.line(self.title) + note)
+
+    def _show_failure(self, line: str) -> None:
+        shown = self.query(PaneFailureLine)
+        if shown:
+            shown.first().update(line)
+        elif self.children:
+            self.mount(PaneFailureLine(line), before=0)
+        else:
+            self.mount(PaneFailureLine(line))
+
+    def _clear_failures(self) -> None:
+        for widget in self.query("*"):
+            if is_failed(widget):
+                reset_widget(widget)
+        for line in self.query(PaneFailureLine):
+            line.remove()
 
     # ------------------------------------------------------------- machinery
     def show_state(self, state: ViewState, *, force: bool = False) -> None:
@@ -80,6 +151,8 @@ class Pane(Vertical):
             return key, self.compute(state)
         except UserError as exc:
             return key, exc
+        except Exception as exc:  # noqa: BLE001 - a bug in one view must not end the app
+            return key, failure_from("computing the view", exc)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "pane" or event.state != WorkerState.SUCCESS:
@@ -93,9 +166,19 @@ class Pane(Vertical):
             self.error = view.message
             self.show_error(view.message)
             return
+        if isinstance(view, Failure):
+            self.error = view.summary
+            self.report_failure(view)
+            return
         self.error = None
+        self._clear_failures()
         self.view = view
-        self.apply(view)
+        try:
+            self.apply(view)
+        except Exception as exc:  # noqa: BLE001
+            self.error = str(exc)
+            self.report_failure(failure_from("painting the view", exc))
+        self.contain_widgets()
 
 
 class SortablePane(Pane):

@@ -34,4 +34,6 @@ class ErrorScreen(Screen[None]):
         yield Footer()
 
     def action_quit_app(self) -> None:
-        self.app.exit(return_code=2, message=self.message)
+        # no exit message: the CLI prints the one line (Textual would print it again,
+        # wrapped to the terminal width, so a long message came out as three lines)
+        self.app.exit(return_code=2)

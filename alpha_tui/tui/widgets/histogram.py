@@ -30,6 +30,8 @@ def axis_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
     0.28750000000000003)."""
     if hi <= lo:
         return [lo], [f"{lo:.3g}"]
+    if not np.isfinite(hi - lo):
+        return [lo, hi], [f"{lo:.3g}", f"{hi:.3g}"]
     if lo == 0.0 and hi == 1.0:
         values = [i / 10 for i in range(11)]
         return values, [f"{v:g}" for v in values]
@@ -44,6 +46,19 @@ def _centers(edges: np.ndarray) -> list[float]:
     return list(((edges[:-1] + edges[1:]) / 2.0).tolist())
 
 
+def bin_position(value: float, lo: float, hi: float, n_bins: int) -> float:
+    """Where ``value`` falls on an axis that counts bins (0 .. n_bins).
+
+    The plot is drawn in bin units and only the tick labels carry the data's values:
+    plotext maps data to cells with float arithmetic that hangs on a span of 1e-12
+    (it draws a line of 10^12 points) and divides by zero on a single-value axis.
+    """
+    span = hi - lo
+    if not (np.isfinite(span) and span > 0):
+        return n_bins / 2.0
+    return (value - lo) / span * n_bins
+
+
 def histogram_painter(
     main: Series,
     *,
@@ -55,7 +70,10 @@ def histogram_painter(
     """Bars for ``main``; ``overlay`` as a marked line (distinct marker, not just hue).
 
     With ``density`` both series are shown as the share of their atoms per bin, so a
-    handful of selected atoms can be compared with all atoms.
+    handful of selected atoms can be compared with all atoms. The y range covers both
+    series: plotext drops points above it, and a labelled series left with no point
+    crashes its legend drawing (a rare selected element concentrates its atoms in a
+    few bins, so its shares exceed every share of all atoms).
     """
 
     def scale(series: Series) -> list[float]:
@@ -66,36 +84,43 @@ def histogram_painter(
 
     def paint(plt: Plot, palette: Palette) -> None:
         lo, hi = float(main.edges[0]), float(main.edges[-1])
+        n_bins = max(len(main.counts), 1)
         # Every bin is passed, empty ones too: plotext sizes bars by the spacing of the
         # x values it is given, so dropping empty bins made a lone bar span half the axis.
         values = scale(main)
         plt.bar(
-            _centers(main.edges),
+            [i + 0.5 for i in range(len(values))],
             values,
             color=palette.primary,
             width=1.0,
             label=main.label,
             marker="█",
         )
+        top = max(values, default=0.0)
         if overlay is not None:
             points = [
-                (c, v)
+                (x, v)
                 for c, v in zip(_centers(overlay.edges), scale(overlay), strict=True)
-                if v > 0
+                if v > 0 and 0.0 <= (x := bin_position(c, lo, hi, n_bins)) <= n_bins
             ]
-            plt.plot(
-                [c for c, _ in points],
-                [v for _, v in points],
-                color=palette.accent,
-                marker="●",
-                label=overlay.label,
-            )
+            # An overlay with no point (no finite value among the selected atoms) is left
+            # out rather than drawn empty: plotext cannot draw the legend of an empty series.
+            if points:
+                plt.plot(
+                    [x for x, _ in points],
+                    [v for _, v in points],
+                    color=palette.accent,
+                    marker="●",
+                    label=overlay.label,
+                )
+                top = max(top, max(v for _, v in points))
         shown = [g for g in guides if lo < g < hi]
         for guide in shown:
-            plt.vline(guide, color=palette.warning)
-        plt.xlim(lo, hi)
-        plt.ylim(0, max(max(values, default=0.0), 1e-12) * 1.05)
-        plt.xticks(*axis_ticks(lo, hi))
+            plt.vline(bin_position(guide, lo, hi, n_bins), color=palette.warning)
+        plt.xlim(0, n_bins)
+        plt.ylim(0, max(top, 1e-12) * 1.05)
+        ticks, tick_labels = axis_ticks(lo, hi)
+        plt.xticks([bin_position(t, lo, hi, n_bins) for t in ticks], tick_labels)
         label = xlabel
         if shown:
             marks = " and ".join(f"{g:g}" for g in shown)

@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 
 from alpha_tui.analysis.reductions import DEFAULT_CYCLE, describe, parse_reduction
 from alpha_tui.errors import UserError
+from alpha_tui.tui.containment import summarize
 
 Validator = Callable[[str], None]
 
@@ -98,6 +99,12 @@ class ReductionPicker(ModalScreen[str | None]):
         except UserError as exc:
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self.show_error, exc.message)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug must not end the session
+            self.log.error(f"reduction picker: {name}: {exc!r}")
+            if not get_current_worker().is_cancelled:
+                message = f"cannot compute {name}: {summarize(exc)}; pick another reduction"
+                self.app.call_from_thread(self.show_error, message)
             return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.dismiss, name)
