@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alpha_tui.array_files import check_npy
 from alpha_tui.errors import UserError
 
 #: Rows per float64 work chunk: 8192 x 256 x 8 B = 16 MB, small next to the gates.
@@ -208,6 +209,7 @@ def load_weights(path: str | Path) -> np.ndarray:
         raise UserError(f"weights file '{path}' not found; {hint}")
     try:
         if p.suffix.lower() == ".npy":
+            check_npy(p)  # a forged header must not allocate before it is refused
             w = np.load(p, allow_pickle=False)
         elif p.suffix.lower() == ".csv":
             w = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=1)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from alpha_tui.array_files import check_npz
 from alpha_tui.data.graph_cache import default_cache_root, savez_atomic
 from alpha_tui.errors import UserError
 
@@ -71,6 +72,7 @@ def _rows_from_mapping(mapping: dict[str, Any], name: str) -> tuple[dict[str, in
 
 
 def _read_npz(path: Path) -> tuple[dict[str, int], np.ndarray]:
+    check_npz(path)  # declared shapes against the bytes present, before numpy allocates
     with np.load(path, allow_pickle=False) as data:
         keys = list(data.keys())
         if "ids" in keys and "embeddings" in keys:
@@ -308,12 +310,13 @@ class EmbeddingCache:
         if not self.enabled or not path.is_file():
             return {}
         try:
+            check_npz(path)
             with np.load(path, allow_pickle=False) as data:
                 if str(data["encoder"]) != encoder_key:
                     return {}
                 keys = data["keys"].tolist()
                 emb = np.asarray(data["embeddings"], dtype=np.float32)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, UserError):
             return {}  # a damaged cache file is rebuilt on the next store
         return {k: emb[i] for i, k in enumerate(keys)}
 
