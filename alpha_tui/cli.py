@@ -193,7 +193,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     parse_reduction(args.reduction)
     if args.out.is_dir():
         raise UserError(
-            f"--out {args.out} is a folder; give a file name, e.g. {args.out / 'alpha.' + fmt}"
+            f"--out {args.out} is a folder; give a file name, e.g. {args.out / ('alpha.' + fmt)}"
         )
     if args.out.exists() and not args.force:
         raise UserError(f"{args.out} exists; pass --force to overwrite or choose another --out")
@@ -229,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         if debug:
             raise
-        print(f"alpha-tui: error: {exc.message}", file=sys.stderr)
+        print(f"alpha-tui: error: {one_line(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("alpha-tui: interrupted", file=sys.stderr)
@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if debug:
             raise
-        print(f"alpha-tui: error: {os_error_line(exc)}", file=sys.stderr)
+        print(f"alpha-tui: error: {one_line(os_error_line(exc))}", file=sys.stderr)
         return UserError.exit_code
     except MemoryError:
         if debug:
@@ -247,6 +247,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return UserError.exit_code
+
+
+def one_line(message: str) -> str:
+    """The message with control characters (from file names, headers) made visible.
+
+    A header of binary garbage or a file name with a newline must not split the error
+    into several lines or move the terminal's cursor.
+    """
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
 
 
 def os_error_line(exc: OSError) -> str:

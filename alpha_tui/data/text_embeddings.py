@@ -44,6 +44,8 @@ def _first_line(exc: BaseException) -> str:
 def _rows_from_table(
     file_ids: Sequence[Any], matrix: Any, name: str
 ) -> tuple[dict[str, int], np.ndarray]:
+    if np.iscomplexobj(matrix):
+        raise UserError(f"{name}: 'embeddings' are complex numbers; save real vectors")
     emb = np.asarray(matrix, dtype=np.float32)
     if emb.ndim != 2 or emb.shape[0] != len(file_ids):
         raise UserError(

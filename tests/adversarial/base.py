@@ -70,8 +70,14 @@ def write_checkpoint(path: Path, obj=None, **save) -> Path:
     return path
 
 
-def run_args(folder: Path, checkpoint: Path | None = None, *, data: Path | None = None,
-             embeddings: Path | None = None, command: str = "report") -> list[str]:
+def run_args(
+    folder: Path,
+    checkpoint: Path | None = None,
+    *,
+    data: Path | None = None,
+    embeddings: Path | None = None,
+    command: str = "report",
+) -> list[str]:
     """``report --json CKPT --data ... --text-embeddings ...`` with base files by default."""
     if checkpoint is None:
         checkpoint = write_checkpoint(folder / "model.pt")

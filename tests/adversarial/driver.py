@@ -95,8 +95,10 @@ def run_case(case: Case, root: Path) -> dict:
         escaped = traceback.format_exc(limit=-3)
     finally:
         signal.alarm(0)
-    outcome = "timeout" if escaped == "timeout" else classify(
-        code, out.getvalue(), err.getvalue(), escaped, argv
+    outcome = (
+        "timeout"
+        if escaped == "timeout"
+        else classify(code, out.getvalue(), err.getvalue(), escaped, argv)
     )
     after = _files(folder)
     created = sorted(p for p in after - before if not p.startswith("cache/"))
@@ -125,8 +127,8 @@ def main() -> int:
     klass, seed, out_path = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     start = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="adv-xdg-"))
-    import alpha_tui.cli  # noqa: F401 - warm up imports before capping memory
     import alpha_tui.capture.pipeline  # noqa: F401
+    import alpha_tui.cli  # noqa: F401 - warm up imports before capping memory
 
     cases = [c for c in generate(seed) if c.klass == klass]
     warnings.simplefilter("default")

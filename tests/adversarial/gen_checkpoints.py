@@ -66,14 +66,14 @@ def valid_cases() -> list[Case]:
         "no-config": {"model": sd},
         "state-dict-key": {"state_dict": sd, "epoch": 3},
         "dataparallel": {"model": OrderedDict((f"module.{k}", v) for k, v in sd.items())},
-        "absent-module-config": None,  # filled below
     }
     out = [
         _case(f"valid-{n}", lambda f, o=o: write_checkpoint(f / "model.pt", o))
         for n, o in layouts.items()
-        if o is not None
     ]
-    out.append(_bytes_case("valid-legacy-format", _base_bytes(_use_new_zipfile_serialization=False)))
+    out.append(
+        _bytes_case("valid-legacy-format", _base_bytes(_use_new_zipfile_serialization=False))
+    )
     out.append(_bytes_case("valid-plain-pickle", _plain_pickle(4)))
     out.append(_bytes_case("valid-absent-module-config", _absent_module_config(cfg, sd)))
     return out
@@ -105,11 +105,17 @@ def _absent_module_config(cfg: dict, sd: dict) -> bytes:
 
 def damaged_cases(seed: int) -> list[Case]:
     rng = rng_for(seed, "damaged")
-    zipped, legacy, plain = _base_bytes(), _base_bytes(_use_new_zipfile_serialization=False), \
-        _plain_pickle(2)
+    zipped, legacy, plain = (
+        _base_bytes(),
+        _base_bytes(_use_new_zipfile_serialization=False),
+        _plain_pickle(2),
+    )
     out: list[Case] = []
-    for label, data, n_cut, n_flip in (("zip", zipped, 30, 40), ("legacy", legacy, 10, 12),
-                                       ("pickle", plain, 8, 10)):
+    for label, data, n_cut, n_flip in (
+        ("zip", zipped, 30, 40),
+        ("legacy", legacy, 10, 12),
+        ("pickle", plain, 8, 10),
+    ):
         for i in range(n_cut):
             cut = rng.randrange(1, len(data))
             out.append(_bytes_case(f"truncated-{label}-{i}@{cut}", data[:cut]))
@@ -124,8 +130,11 @@ def damaged_cases(seed: int) -> list[Case]:
         _bytes_case("empty-file", b""),
         _bytes_case("zeros-4k", b"\0" * 4096),
         _bytes_case("text-file", b"this is not a checkpoint\n" * 10),
-        _bytes_case("npy-file", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': "
-                                b"False, 'shape': (1,), }" + b" " * 60 + b"\n" + b"\0" * 8),
+        _bytes_case(
+            "npy-file",
+            b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': "
+            b"False, 'shape': (1,), }" + b" " * 60 + b"\n" + b"\0" * 8,
+        ),
         _bytes_case("hdf5-magic", b"\x89HDF\r\n\x1a\n" + b"\0" * 100),
     ]
     return out
@@ -151,10 +160,14 @@ def _zip_entry_cases(data: bytes) -> list[Case]:
         "renamed-root-folder": lambda n, p: [("other/" + n.split("/", 1)[1], p)],
         "dropped-storage": lambda n, p: [] if n.endswith("/data/0") else [(n, p)],
         "dropped-version": lambda n, p: [] if n.endswith("version") else [(n, p)],
-        "duplicated-data-pkl": lambda n, p: [(n, p), (n, p)] if n.endswith("data.pkl") else
-        [(n, p)],
-        "torchscript-constants": lambda n, p: [(n, p), (n.replace("data.pkl", "constants.pkl"),
-                                                       p)] if n.endswith("data.pkl") else [(n, p)],
+        "duplicated-data-pkl": lambda n, p: (
+            [(n, p), (n, p)] if n.endswith("data.pkl") else [(n, p)]
+        ),
+        "torchscript-constants": lambda n, p: (
+            [(n, p), (n.replace("data.pkl", "constants.pkl"), p)]
+            if n.endswith("data.pkl")
+            else [(n, p)]
+        ),
         "emptied-data-pkl": lambda n, p: [(n, b"" if n.endswith("data.pkl") else p)],
         "short-storage": lambda n, p: [(n, p[: len(p) // 2] if "/data/" in n else p)],
     }
@@ -228,16 +241,25 @@ def _payloads(marker: Path) -> dict[str, tuple]:
 
 def payload_cases() -> list[Case]:
     out: list[Case] = []
-    probe = Path("/nonexistent")
-    for name in _payloads_names(probe):
+    for name in PAYLOAD_NAMES:
         for where in ("p0", "p2", "p5", "zip", "zip-config", "legacy"):
             out.append(_case(f"payload-{name}-{where}", _payload_maker(name, where)))
     return out
 
 
-def _payloads_names(probe: Path) -> list[str]:
-    return ["os.system", "subprocess.Popen", "subprocess.check_output", "eval", "exec", "open",
-            "importlib.import_module", "__import__", "runpy.run_path", "getattr", "shutil.copy"]
+PAYLOAD_NAMES = (
+    "os.system",
+    "subprocess.Popen",
+    "subprocess.check_output",
+    "eval",
+    "exec",
+    "open",
+    "importlib.import_module",
+    "__import__",
+    "runpy.run_path",
+    "getattr",
+    "shutil.copy",
+)
 
 
 def _payload_maker(name: str, where: str):
@@ -251,9 +273,7 @@ def _payload_maker(name: str, where: str):
                 arg = b"(cbuiltins\nprint\nVsystem\ntR."
                 path.write_bytes(b"cbuiltins\ngetattr\n" + arg)
                 return path
-            text = repr(args[0]) if not isinstance(args[0], list) else repr(args[0])
             path.write_bytes(f"c{module}\n{qual}\n(".encode() + _p0_arg(args) + b"tR.")
-            del text
             return path
         payload = _Payload(func, args) if name != "getattr" else _Payload(getattr, ("x", "upper"))
         obj = {"model": base_state_dict(), "optimizer": payload}
@@ -293,8 +313,20 @@ def absent_module_cases() -> list[Case]:
 CONFIG_LIES = {
     "graph_dropout": [-0.5, 1.5, "x", float("nan"), float("inf"), None, [1]],
     "middle_fusion_dropout": [2.0, -1e-9, "0.1x"],
-    "middle_fusion_layers": ["a", "1.5", "inf", -1, 99999, "2,99999", 1.5, [2, "x"], True,
-                             {"a": 1}, float("inf"), "2;3;" * 40],
+    "middle_fusion_layers": [
+        "a",
+        "1.5",
+        "inf",
+        -1,
+        99999,
+        "2,99999",
+        1.5,
+        [2, "x"],
+        True,
+        {"a": 1},
+        float("inf"),
+        "2;3;" * 40,
+    ],
     "hidden_features": [0, -5, 10**9, "abc", float("inf"), 1.5, [16]],
     "alignn_layers": [100000, -1, "four", 10**18],
     "gcn_layers": [100000, 2.5],
@@ -310,11 +342,13 @@ def config_cases() -> list[Case]:
     out = []
     for field, values in CONFIG_LIES.items():
         for i, value in enumerate(values):
+
             def make(folder: Path, field=field, value=value) -> Path:
                 cfg = small_config().to_dict()
                 cfg[field] = value
-                return write_checkpoint(folder / "model.pt", {"config": cfg, "model":
-                                                              base_state_dict()})
+                return write_checkpoint(
+                    folder / "model.pt", {"config": cfg, "model": base_state_dict()}
+                )
 
             out.append(_case(f"config-{field}-{i}", make))
     return out
@@ -393,11 +427,20 @@ def state_dict_cases() -> list[Case]:
         return edit
 
     edits = {
-        "layer-99999": far_layer, "gcn-100000": far_gcn, "fusion-layer-99999": far_fusion,
-        "sparse": sparse, "complex": complex_, "zero-size-extra": zero_extra,
-        "zero-size-bias": zero_replace, "text-scale-two": scale_two, "expanded-atom": expanded,
-        "expanded-conv": expanded_layers, "int-weights": int_weights,
-        "bool-weights": bool_weights, "half": half, "missing-layer-1": missing_middle_layer,
+        "layer-99999": far_layer,
+        "gcn-100000": far_gcn,
+        "fusion-layer-99999": far_fusion,
+        "sparse": sparse,
+        "complex": complex_,
+        "zero-size-extra": zero_extra,
+        "zero-size-bias": zero_replace,
+        "text-scale-two": scale_two,
+        "expanded-atom": expanded,
+        "expanded-conv": expanded_layers,
+        "int-weights": int_weights,
+        "bool-weights": bool_weights,
+        "half": half,
+        "missing-layer-1": missing_middle_layer,
         "layer-63": gap_layers,
         "nan-atom-embedding": nan("atom_embedding.layer.0.weight", float("nan")),
         "inf-gate": nan(fusion + "gate.0.weight", float("inf")),
@@ -423,7 +466,7 @@ def tiny_file_cases() -> list[Case]:
         "binstring-declared": b"T" + struct.pack("<i", big) + b"abc.",
         "bytearray-in-dict": b"\x80\x04}Vmodel\ncbuiltins\nbytearray\nJ\x00\x945w\x85Rs.",
         "set-of-bytearray": b"\x80\x04cbuiltins\nset\n(cbuiltins\nbytearray\nJ\x00\x945w\x85Rl"
-                            b"\x85R.",
+        b"\x85R.",
     }
     out = [_bytes_case(f"tiny-{n}", d) for n, d in raws.items()]
     legacy = _base_bytes(_use_new_zipfile_serialization=False)
@@ -433,7 +476,6 @@ def tiny_file_cases() -> list[Case]:
 
 def _legacy_big_storage(data: bytes) -> bytes:
     """The legacy format with the first storage's declared element count set to 5e8."""
-    marker = b"X\x07\x00\x00\x00storage"  # BINUNICODE 'storage' of the first persistent id
     at = data.find(b"storage")
     if at < 0:
         return data
@@ -442,7 +484,6 @@ def _legacy_big_storage(data: bytes) -> bytes:
     op = cpu + 3
     while op < len(data) and data[op : op + 1] not in (b"J", b"K", b"M"):
         op += 1
-    del marker
     head, tail = data[:op], data[op:]
     size = {b"J": 5, b"K": 2, b"M": 3}[tail[:1]]
     return head + b"J" + struct.pack("<i", 500_000_000) + tail[size:]
