@@ -276,6 +276,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "npz")
     parse_reduction(args.reduction)
+    if args.out.is_dir():
+        raise UserError(
+            f"--out {args.out} is a folder; give a file name, e.g. {args.out / ('alpha.' + fmt)}"
+        )
     if args.out.exists() and not args.force:
         raise UserError(f"{args.out} exists; pass --force to overwrite or choose another --out")
     session = AnalysisSession(load_activations(args, tty_progress))
@@ -399,11 +403,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         if debug:
             raise
-        print(f"alpha-tui: error: {exc.message}", file=sys.stderr)
+        print(f"alpha-tui: error: {one_line(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("alpha-tui: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if debug:
+            raise
+        print(f"alpha-tui: error: {one_line(os_error_line(exc))}", file=sys.stderr)
+        return UserError.exit_code
+    except MemoryError:
+        if debug:
+            raise
+        print(
+            "alpha-tui: error: ran out of memory; use --limit N or a smaller --batch-size",
+            file=sys.stderr,
+        )
+        return UserError.exit_code
+
+
+def one_line(message: str) -> str:
+    """The message with control characters (from file names, headers) made visible.
+
+    A header of binary garbage or a file name with a newline must not split the error
+    into several lines or move the terminal's cursor.
+    """
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line naming the path and the OS reason, for an OSError nothing else caught.
+
+    The OS refuses paths for reasons alpha-tui cannot foresee (too long, read-only or
+    pseudo file systems, permissions); its own wording is the most precise account.
+    """
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    if not paths:
+        return f"{reason}; check the paths given and their permissions"
+    shown = [str(p) if len(str(p)) <= 120 else str(p)[:100] + "..." for p in paths]
+    return f"cannot use {' -> '.join(shown)}: {reason}; check the path and its permissions"
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from alpha_tui.checkpoint.config import ModelConfig
+from alpha_tui.checkpoint.config import MAX_LAYERS, ModelConfig
+from alpha_tui.errors import UserError
 
 __all__ = [
     "WRAPPER_PREFIXES",
@@ -22,6 +23,8 @@ __all__ = [
     "LateFusionHead",
     "infer_fine_grained",
     "infer_late_fusion_head",
+    "check_allocation",
+    "check_state_dict",
     "infer_config",
     "infer_fields",
     "reconcile_config",
@@ -35,6 +38,86 @@ _ALIGNN_RE = re.compile(r"^alignn_layers\.(\d+)\.")
 _GCN_RE = re.compile(r"^gcn_layers\.(\d+)\.")
 _FUSION_RE = re.compile(r"^middle_fusion_modules\.layer_(\d+)\.")
 _FUSION_LIST_RE = re.compile(r"^middle_fusion_modules\.(\d+)\.")
+_INDEXED_RE = re.compile(r"^(alignn_layers|gcn_layers|middle_fusion_modules)\.(?:layer_)?(\d+)\.")
+# Entries the network reads as one number (``.item()``); a vector there is corrupt.
+_SCALAR_RE = re.compile(r"(\.text_scale|\.num_batches_tracked)$")
+# Slack for a network whose weights are partly absent (BatchNorm counters, buffers).
+_ALLOC_SLACK = 1_000_000
+
+
+class StateDictError(UserError):
+    """A state_dict entry that would make alpha-tui do unbounded or undefined work."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(
+            f"checkpoint entry {key} {problem}; refusing (the file is corrupt or was not "
+            "written by torch.save of an ALIGNN model)"
+        )
+        self.key = key
+
+
+def check_state_dict(state_dict: Mapping[str, Any]) -> None:
+    """Refuse entries that ask for work the weights do not pay for, naming the key.
+
+    Layer indices decide how many modules are built, and a tensor's shape decides the
+    widths; a tensor whose shape claims more values than its storage holds (stride 0)
+    or whose key says layer 99,999 would make alpha-tui allocate what the file never
+    contained. Sparse and complex tensors have no meaning as ALIGNN weights.
+    """
+    for key, value in state_dict.items():
+        match = _INDEXED_RE.match(key)
+        if match and int(match.group(2)) >= MAX_LAYERS:
+            raise StateDictError(key, f"names layer {match.group(2)} (at most {MAX_LAYERS} layers)")
+        if not hasattr(value, "layout"):
+            continue
+        if value.layout != _strided():
+            raise StateDictError(key, f"is a {value.layout} tensor, not a dense one")
+        if value.is_complex():
+            raise StateDictError(key, f"is a complex tensor ({value.dtype})")
+        if value.numel() == 0:
+            raise StateDictError(key, f"is a zero-size tensor {list(value.shape)}")
+        if _SCALAR_RE.search(key) and value.numel() != 1:
+            raise StateDictError(key, f"should hold one number but holds {value.numel()}")
+        held = value.untyped_storage().nbytes() // max(value.element_size(), 1)
+        if value.numel() > held:
+            raise StateDictError(
+                key,
+                f"claims shape {list(value.shape)} ({value.numel()} values) over a storage "
+                f"of {held}",
+            )
+
+
+def _strided() -> Any:
+    import torch
+
+    return torch.strided
+
+
+def _held_values(state_dict: Mapping[str, Any]) -> int:
+    return sum(int(v.numel()) for v in state_dict.values() if hasattr(v, "numel"))
+
+
+def estimated_parameters(config: ModelConfig) -> int:
+    """A lower bound on the parameters the reference network allocates for ``config``."""
+    h = config.hidden_features
+    conv = 5 * h * h  # src/dst gate, edge gate, src/dst update
+    layers = config.alignn_layers * 2 * conv + config.gcn_layers * conv
+    fusion = len(config.fusion_layers) * (2 * h * h + config.middle_fusion_hidden_dim * h)
+    inputs = config.atom_input_features * h + config.text_input_features * config.projection_dim
+    return layers + fusion + inputs
+
+
+def check_allocation(config: ModelConfig, state_dict: Mapping[str, Any]) -> None:
+    """Refuse a config that would build a network far larger than the weights held."""
+    need = estimated_parameters(config)
+    held = _held_values(state_dict)
+    if need > 2 * held + _ALLOC_SLACK:
+        raise UserError(
+            f"the config asks for a network of about {need:,} parameters (hidden_features="
+            f"{config.hidden_features}, alignn_layers={config.alignn_layers}, gcn_layers="
+            f"{config.gcn_layers}) but the checkpoint holds only {held:,} values; refusing. "
+            "Check the config against the weights"
+        )
 
 
 def _shape(value: Any) -> tuple[int, ...] | None:
@@ -341,6 +424,7 @@ def infer_fine_grained(sd: Mapping[str, Any]) -> FineGrainedShape | None:
 def infer_fields(state_dict: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Only the config fields the weights actually determine, with one note per finding."""
     sd, notes = strip_wrapper_prefix(state_dict)
+    check_state_dict(sd)
     keys = list(sd)
     inferred: dict[str, Any] = {}
     _infer_hidden(sd, inferred, notes)

@@ -28,6 +28,7 @@ from alpha_tui.checkpoint import safe_unpickle
 from alpha_tui.checkpoint.assumptions import assumed_settings
 from alpha_tui.checkpoint.config import TEXT_WIDTH_ALIASES, ModelConfig, parse_fusion_layers
 from alpha_tui.checkpoint.infer import (
+    check_allocation,
     infer_config,
     infer_fields,
     reconcile_config,
@@ -133,10 +134,28 @@ def _truncated(path: Path, detail: str) -> UserError:
 def _zip_records(path: Path) -> list[str]:
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+            infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as err:
         raise _truncated(path, f"its zip index is unreadable: {err}") from None
-    return [n.split("/", 1)[-1] for n in names]
+    _check_zip_sizes(path, infos)
+    return [info.filename.split("/", 1)[-1] for info in infos]
+
+
+# deflate cannot expand data more than ~1032:1; a larger declared ratio is a lie
+_MAX_ZIP_RATIO = 1100
+
+
+def _check_zip_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Declared entry sizes against the file's length, before torch allocates them."""
+    length = path.stat().st_size
+    for info in infos:
+        stored = info.compress_type == zipfile.ZIP_STORED
+        if (stored and info.file_size != info.compress_size) or (
+            info.header_offset + info.compress_size > length
+        ):
+            raise _truncated(path, f"zip entry {info.filename} declares more data than it holds")
+        if info.file_size > _MAX_ZIP_RATIO * max(info.compress_size, 1):
+            raise _truncated(path, f"zip entry {info.filename} declares an impossible size")
 
 
 def _read_raw(path: Path, kind: str, data: bytes | None, *, trust: bool) -> Any:
@@ -551,6 +570,7 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> LoadedCheckpoin
         config, check_notes = reconcile_config(config, inferred, stated=stated)
         notes.extend(check_notes)
 
+    check_allocation(config, state_dict)
     return LoadedCheckpoint(
         path=path,
         sha256=digest,

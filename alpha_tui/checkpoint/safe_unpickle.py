@@ -25,12 +25,16 @@ this module's restricted ``load``.
 from __future__ import annotations
 
 import _compat_pickle
+import contextvars
 import io
+import os
 import pathlib
 import pickle
+import pickletools
 import sys
 import warnings
 from collections import OrderedDict
+from contextlib import suppress as contextlib_suppress
 from datetime import date, datetime, time, timedelta, timezone
 from typing import IO, Any
 
@@ -57,6 +61,52 @@ class UnsafeGlobalError(Exception):
     @property
     def qualified_name(self) -> str:
         return f"{self.module}.{self.name}"
+
+
+class PickleBoundError(ValueError):
+    """The pickle asks for more memory than the file could possibly hold."""
+
+
+# Bytes a load may materialise, set by restricted_torch_load for the file it reads:
+# twice the file's length plus 1 MiB (the storages of a zip checkpoint are stored, not
+# compressed, so real files stay well inside). None: the stream's remaining length.
+_BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar("budget", default=None)
+_SLACK = 1 << 20
+
+
+def _stream_length(file: Any) -> int | None:
+    """Bytes left in a seekable stream, without reading it."""
+    try:
+        pos = file.tell()
+        end = file.seek(0, os.SEEK_END)
+        file.seek(pos)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return max(int(end) - int(pos), 0)
+
+
+def _prescan(file: Any) -> None:
+    """Walk the opcodes without running them, so a declared length is checked first.
+
+    The C unpickler allocates a BINBYTES8/BYTEARRAY8 of the length the file declares
+    before reading it; ``pickletools.genops`` reads it from the stream, which can only
+    return what is there, so a 56-byte file cannot cost 2 GB.
+    """
+    try:
+        pos = file.tell()
+    except (AttributeError, OSError, ValueError):
+        return
+    try:
+        for opcode, _arg, _where in pickletools.genops(file):
+            if opcode.name == "STOP":
+                break
+    except ValueError as err:
+        message = str(err).splitlines()[0]
+        if "remain" in message or "expected" in message:
+            raise PickleBoundError(f"pickle declares more data than it holds: {message}") from None
+        # other malformations are left for the real unpickler to report
+    finally:
+        file.seek(pos)
 
 
 class ForeignObject:
@@ -206,6 +256,23 @@ def _safe_load_from_bytes(data: bytes) -> Any:
     return restricted_torch_load(io.BytesIO(data))
 
 
+def _bounded_bytearray(budget: int | None) -> Any:
+    """``bytearray``, except ``bytearray(n)`` for an n the file could not have paid for."""
+
+    def make(*args: Any) -> bytearray:
+        first = args[0] if args else b""
+        if isinstance(first, int) and not isinstance(first, bool):
+            limit = budget if budget is not None else 0
+            if first > limit:
+                raise PickleBoundError(
+                    f"pickle asks for a {first:,}-byte bytearray, more than the file's "
+                    f"{limit:,}-byte budget"
+                )
+        return bytearray(*args)
+
+    return make
+
+
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     import numpy as np
 
@@ -285,9 +352,49 @@ class Unpickler(pickle.Unpickler):
 
     def __init__(self, file: IO[bytes], **kwargs: Any) -> None:
         super().__init__(file, **kwargs)
+        self._file = file
+        budget = _BUDGET.get()
+        self._budget = budget if budget is not None else _stream_length(file)
         self._allowed = _allowed_globals()
+        self._allowed[("builtins", "bytearray")] = _bounded_bytearray(self._budget)
         self._torch_values = _torch_value_types()
         self._placeholders: dict[tuple[str, str], type] = {}
+        self._storage_bytes: dict[Any, int] = {}
+
+    def load(self) -> Any:
+        _prescan(self._file)
+        return super().load()
+
+    # torch assigns its persistent_load after construction; wrap it so a storage the
+    # file declares is checked against the budget before torch allocates it.
+    @property
+    def persistent_load(self) -> Any:  # type: ignore[override]
+        return pickle.Unpickler.persistent_load.__get__(self)  # type: ignore[attr-defined]
+
+    @persistent_load.setter
+    def persistent_load(self, func: Any) -> None:
+        def bounded(saved_id: Any) -> Any:
+            self._check_storage(saved_id)
+            return func(saved_id)
+
+        pickle.Unpickler.persistent_load.__set__(self, bounded)  # type: ignore[attr-defined]
+
+    def _check_storage(self, saved_id: Any) -> None:
+        if not (isinstance(saved_id, tuple) and len(saved_id) >= 5 and saved_id[0] == "storage"):
+            return
+        key, numel, kind = saved_id[2], saved_id[4], saved_id[1]
+        if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
+            raise PickleBoundError(f"storage {key!r} declares {numel!r} elements")
+        itemsize = 8  # the widest dtype, when the marker does not say
+        with contextlib_suppress(Exception):
+            itemsize = torch._utils._element_size(kind.dtype)
+        self._storage_bytes[str(key)] = numel * max(itemsize, 1)
+        total = sum(self._storage_bytes.values())
+        if self._budget is not None and total > self._budget:
+            raise PickleBoundError(
+                f"storages declare {total:,} bytes, more than the file's {self._budget:,}-byte "
+                "budget"
+            )
 
     def find_class(self, module: str, name: str) -> Any:
         module, name = _python3_name(str(module), str(name))
@@ -319,6 +426,15 @@ def restricted_torch_load(source: IO[bytes]) -> Any:
     (``.safetensors``) does not apply; pass a BytesIO for non-zip files so the legacy
     tar reader (which extracts members to disk) is never tried.
     """
+    length = _stream_length(source)
+    token = _BUDGET.set(None if length is None else 2 * length + _SLACK)
+    try:
+        return _torch_load(source)
+    finally:
+        _BUDGET.reset(token)
+
+
+def _torch_load(source: IO[bytes]) -> Any:
     with warnings.catch_warnings():
         # Legacy pickles of whole modules make torch compare class source code.
         warnings.simplefilter("ignore")

@@ -205,24 +205,50 @@ def _read_csv(csv_path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     _allow_fields_of(len(text))
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
-    end = 0
     try:
-        for fields in reader:
-            start, end = end + 1, reader.line_num  # a quoted text may span several lines
-            if any(f.strip() for f in fields):
-                rows.append((start, [f.strip() for f in fields]))
+        rows = csv_rows(text, delimiter)
     except csv.Error as exc:
-        raise UserError(
-            f"{csv_path} is not a readable CSV (line {reader.line_num}: {exc})"
-        ) from exc
+        raise UserError(f"{csv_path} is not a readable CSV ({exc})") from exc
     if not rows:
         raise UserError(f"{csv_path} is empty; expected a header row and one row per crystal")
     line, first = rows[0]
     if _looks_like_header(first):
         return first, rows[1:]
     return [], rows
+
+
+UNTERMINATED = "\x00unterminated-quote"  # marker field: the row is listed as a problem
+
+
+def csv_rows(text: str, delimiter: str = ",") -> list[tuple[int, list[str]]]:
+    """[(first line number, fields)] of every non-blank record, none swallowed.
+
+    A quote that is never closed makes the csv module read every following line into
+    one field. Such a record (odd number of quote characters up to the end) is returned
+    as ``[UNTERMINATED]`` for its first line and the lines after it are read again on
+    their own, so every data line ends up loaded or listed.
+    """
+    lines = io.StringIO(text, newline="").readlines()  # the lines csv.reader counts
+    rows: list[tuple[int, list[str]]] = []
+    offset = 0
+    while offset < len(lines):
+        chunk = "".join(lines[offset:])
+        reader = csv.reader(io.StringIO(chunk, newline=""), delimiter=delimiter)
+        end = 0
+        restart = None
+        for fields in reader:
+            start, end = end + 1, reader.line_num  # a quoted text may span several lines
+            spanned = lines[offset + start - 1 : offset + end]
+            if end > start and end == len(lines) - offset and "".join(spanned).count('"') % 2:
+                rows.append((offset + start, [UNTERMINATED]))
+                restart = offset + start
+                break
+            if any(f.strip() for f in fields):
+                rows.append((offset + start, [f.strip() for f in fields]))
+        if restart is None:
+            break
+        offset = restart
+    return rows
 
 
 def _looks_like_header(fields: Sequence[str]) -> bool:
@@ -317,6 +343,8 @@ def _read_row(
     needed = max(
         c for c in (columns.id, columns.formula, columns.target, columns.text) if c is not None
     )
+    if row == [UNTERMINATED]:
+        return None, "a quote opened on this row is never closed; fix the quoting", ""
     rid = row[columns.id] if columns.id < len(row) else ""
     if len(row) <= needed:
         return None, f"{len(row)} fields, expected at least {needed + 1}", rid

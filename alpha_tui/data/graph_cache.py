@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from alpha_tui.array_files import check_npz
 from alpha_tui.data.graphs import GRAPH_FORMAT_VERSION, CrystalGraph, build_graph
 
 if TYPE_CHECKING:
@@ -162,6 +163,7 @@ class GraphCache:
         if not entry.is_file():
             return None
         try:
+            check_npz(entry)  # a forged entry must not allocate what its header claims
             with np.load(entry, allow_pickle=False) as arrays:
                 return CrystalGraph.from_arrays(arrays)
         except Exception:  # truncated write, foreign file, old layout: rebuild it

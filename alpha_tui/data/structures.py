@@ -85,11 +85,18 @@ def _parse(text: str, kind: str) -> Atoms:
     from jarvis.core.atoms import Atoms
 
     if kind == "cif":
-        # from_string avoids jarvis reopening the file; same parser, same primitive reduction
-        return Atoms.from_cif(from_string=text, get_primitive_atoms=True, use_cif2cell=False)
+        # from_string avoids jarvis reopening the file. The primitive reduction runs in
+        # spglib (C), which a NaN coordinate or a vanishing cell can crash, so the
+        # as-listed crystal is checked first; from_cif(get_primitive_atoms=True) does
+        # exactly this reduction after the same parse.
+        listed = Atoms.from_cif(from_string=text, get_primitive_atoms=False, use_cif2cell=False)
+        check_geometry(listed)
+        return listed.get_primitive_atoms
     from jarvis.io.vasp.inputs import Poscar
 
-    return Poscar.from_string(text).atoms
+    atoms = Poscar.from_string(text).atoms
+    check_geometry(atoms)
+    return atoms
 
 
 def _precheck_cif(text: str) -> None:
@@ -103,6 +110,60 @@ def _precheck_cif(text: str) -> None:
         raise StructureError(
             "CIF unparsable: no symmetry-operation loop (_symmetry_equiv_pos_as_xyz)"
         )
+
+
+# Geometry bounds a real crystal satisfies with a wide margin; outside them native
+# code (spglib, the neighbour search) misbehaves or the graph is meaningless.
+MIN_DISTANCE = 0.1  # Å between two atoms (periodic images included)
+MIN_HEIGHT = 0.1  # Å between opposite faces of the cell
+MAX_LENGTH = 1000.0  # Å per cell axis (the neighbour search widens to 12 neighbours)
+MAX_LISTED_ATOMS = 20000
+
+
+def check_geometry(atoms: Atoms) -> None:
+    """StructureError unless the cell and coordinates are safe for native code.
+
+    Checked before spglib sees the structure: finite numbers, a cell of real volume
+    and sane axes, and no two atoms (or an atom and an image) on top of each other.
+    """
+    lattice = np.asarray(atoms.lattice_mat, dtype=np.float64)
+    if lattice.shape != (3, 3) or not np.all(np.isfinite(lattice)):
+        raise StructureError("lattice is not a finite 3x3 matrix")
+    n = len(atoms.elements)
+    if n < 1:
+        raise StructureError("structure has no atoms")
+    if n > MAX_LISTED_ATOMS:
+        raise StructureError(f"{n} atoms listed (more than {MAX_LISTED_ATOMS})")
+    coords = np.asarray(atoms.frac_coords, dtype=np.float64).reshape(-1)
+    if coords.size != 3 * n or not np.all(np.isfinite(coords)):
+        raise StructureError("atomic coordinates are missing or not finite (NaN or inf)")
+    lengths = np.linalg.norm(lattice, axis=1)
+    if np.any(lengths > MAX_LENGTH):
+        raise StructureError(f"cell axis of {lengths.max():.4g} Å (more than {MAX_LENGTH:g} Å)")
+    volume = abs(float(np.linalg.det(lattice)))
+    faces = [np.linalg.norm(np.cross(lattice[i], lattice[j])) for i, j in ((1, 2), (2, 0), (0, 1))]
+    height = volume / max(max(faces), 1e-300)
+    if not volume > 0 or height < MIN_HEIGHT:
+        raise StructureError(
+            f"cell volume {volume:.3g} Å^3 (thickness {height:.3g} Å) is degenerate"
+        )
+    closest = _min_distance(coords.reshape(n, 3), lattice)
+    if closest < MIN_DISTANCE:
+        raise StructureError(
+            f"atoms {closest:.3g} Å apart (overlapping; at least {MIN_DISTANCE} Å expected)"
+        )
+
+
+def _min_distance(frac: np.ndarray, lattice: np.ndarray) -> float:
+    """Smallest distance between two sites or a site and an image (27 neighbour cells)."""
+    from scipy.spatial import cKDTree
+
+    wrapped = frac - np.floor(frac)
+    shifts = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+    cart = wrapped @ lattice
+    images = (wrapped[None, :, :] + shifts[:, None, :]).reshape(-1, 3) @ lattice
+    distances, _ = cKDTree(images).query(cart, k=2)
+    return float(np.min(distances[:, 1]))
 
 
 def _check(atoms: Atoms) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from alpha_tui.array_files import check_npz
 from alpha_tui.data.graph_cache import default_cache_root, savez_atomic
 from alpha_tui.data.text_normalize import TextPreprocessing
 from alpha_tui.errors import UserError
@@ -44,6 +45,8 @@ def _first_line(exc: BaseException) -> str:
 def _rows_from_table(
     file_ids: Sequence[Any], matrix: Any, name: str
 ) -> tuple[dict[str, int], np.ndarray]:
+    if np.iscomplexobj(matrix):
+        raise UserError(f"{name}: 'embeddings' are complex numbers; save real vectors")
     emb = np.asarray(matrix, dtype=np.float32)
     if emb.ndim != 2 or emb.shape[0] != len(file_ids):
         raise UserError(
@@ -72,6 +75,7 @@ def _rows_from_mapping(mapping: dict[str, Any], name: str) -> tuple[dict[str, in
 
 
 def _read_npz(path: Path) -> tuple[dict[str, int], np.ndarray]:
+    check_npz(path)  # declared shapes against the bytes present, before numpy allocates
     with np.load(path, allow_pickle=False) as data:
         keys = list(data.keys())
         if "ids" in keys and "embeddings" in keys:
@@ -344,12 +348,13 @@ class EmbeddingCache:
         if not self.enabled or not path.is_file():
             return {}
         try:
+            check_npz(path)
             with np.load(path, allow_pickle=False) as data:
                 if str(data["encoder"]) != encoder_key:
                     return {}
                 keys = data["keys"].tolist()
                 emb = np.asarray(data["embeddings"], dtype=np.float32)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, UserError):
             return {}  # a damaged cache file is rebuilt on the next store
         return {k: emb[i] for i, k in enumerate(keys)}
 
