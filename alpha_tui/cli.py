@@ -79,6 +79,12 @@ def build_report_parser() -> argparse.ArgumentParser:
     _add_run_options(parser)
     parser.add_argument("--reduction", default="max", help="reduction reported next to mean")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument(
+        "--text-effect",
+        action="store_true",
+        help="also re-run the model with the text changed at each fusion module "
+        "(key text_effect; about 2-3 capture passes per module)",
+    )
     return parser
 
 
@@ -172,7 +178,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from alpha_tui.report.render import render_report
 
     parse_reduction(args.reduction)
-    session = AnalysisSession(run_pipeline(run_options(args), tty_progress))
+    handles: list = []
+    cache = run_pipeline(run_options(args), tty_progress, on_model=handles.append)
+    if args.text_effect:
+        run_all_text_effects(handles[0], cache)
+    session = AnalysisSession(cache)
     report = build_report(session, reduction=args.reduction, fusion=args.fusion)
     if args.json:
         import json
@@ -181,6 +191,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         print(render_report(report))
     return 0
+
+
+def run_all_text_effects(handle, cache) -> None:
+    """Counterfactual re-runs at every fusion module, with the headless progress bar."""
+    from alpha_tui.capture.patching import run_text_effect
+
+    for fusion in cache.fusion_modules:
+        run_text_effect(handle, cache, fusion, progress=tty_progress)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

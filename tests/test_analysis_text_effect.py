@@ -64,7 +64,7 @@ def test_regression_effect_numbers():
     low, high = reference_bootstrap(np.array([0.5, 0.0, 2.0]))
     assert (e.change_ci.low, e.change_ci.high) == pytest.approx((low, high))
     assert e.verdict.startswith("closing the gate at layer_2 changes predictions by 0.88")
-    assert f"MAE 0.17 -> 1.00, 95 % CI of the change +{low:.2f} .. +{high:.2f})" in e.verdict
+    assert f"MAE 0.17 -> 1.00, 95 % CI of the change {low:+.3g} .. {high:+.3g})" in e.verdict
     # a resample of three crystals can be all-zero differences: the CI touches 0
     assert low == 0.0
     assert e.verdict.endswith("the text is used; its effect on accuracy is within noise")

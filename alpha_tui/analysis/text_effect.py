@@ -142,7 +142,7 @@ def _verdict(
         else:
             head += f" ({metric} {_num(with_)} -> {_num(without)}"
         if ci is not None:
-            head += f", 95 % CI of the change {_num(ci.low, True)} .. {_num(ci.high, True)}"
+            head += f", 95 % CI of the change {ci.low:+.3g} .. {ci.high:+.3g}"
         head += ")"
     if not np.isfinite(spread) or spread == 0.0:
         used = mean_delta > 0.0

@@ -12,6 +12,7 @@ from typing import Any
 from alpha_tui.analysis.reductions import parse_reduction
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.errors import UserError
+from alpha_tui.report.text_effect import text_effect_section
 
 SCHEMA = "alpha-tui.report/1"
 LAYER_KEYS = (
@@ -95,5 +96,6 @@ def build_report(
         "elements": elements,
         "correlation": correlation,
         "verdicts": session.verdicts(),
+        "text_effect": text_effect_section(session),
     }
     return clean(document)
