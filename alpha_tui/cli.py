@@ -149,11 +149,22 @@ def cmd_open(args: argparse.Namespace) -> int:
     options = run_options(args)
     from alpha_tui.tui.app import AlphaTuiApp
 
+    handles: list = []  # the live model, kept for the Text effect pane's re-runs
+
     def loader(progress, cancel):
         from alpha_tui.analysis.session import AnalysisSession
         from alpha_tui.capture.pipeline import run_pipeline
 
-        return AnalysisSession(run_pipeline(options, progress, cancel))
+        cache = run_pipeline(options, progress, cancel, on_model=handles.append)
+        caches.append(cache)
+        return AnalysisSession(cache)
+
+    caches: list = []
+
+    def text_effect(fusion, progress, cancel):
+        from alpha_tui.capture.patching import run_text_effect
+
+        run_text_effect(handles[-1], caches[-1], fusion, progress=progress, cancel=cancel)
 
     app = AlphaTuiApp(
         loader=loader,
@@ -161,6 +172,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         snapshot_dir=args.snapshot_dir,
         initial_fusion=args.fusion,
         initial_reduction=args.reduction,
+        text_effect=text_effect,
     )
     app.run()
     message = getattr(app, "error_message", None)
