@@ -23,7 +23,7 @@ from textual.widgets.data_table import ColumnKey
 
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.errors import UserError
-from alpha_tui.tui.app import AlphaTuiApp, ExplorerScreen, LoadingScreen
+from alpha_tui.tui.app import PANE_IDS, AlphaTuiApp, ExplorerScreen, LoadingScreen
 from alpha_tui.tui.formatting import fmt
 from alpha_tui.tui.help import HelpScreen
 from alpha_tui.tui.panes.alpha import AlphaPane
@@ -459,7 +459,7 @@ async def test_tab_cycles_panes_and_help_opens(session: AnalysisSession) -> None
         assert explorer(app).active_pane_id == "elements"
         await pilot.press("shift+tab", "shift+tab", "shift+tab")
         await settle(app, pilot)
-        assert explorer(app).active_pane_id == "correlations"
+        assert explorer(app).active_pane_id == PANE_IDS[-1]  # wraps to the last pane
         await pilot.press("question_mark")
         await settle(app, pilot)
         assert isinstance(app.screen, HelpScreen)
