@@ -109,6 +109,12 @@ def build_report_parser() -> argparse.ArgumentParser:
     _add_run_options(parser)
     parser.add_argument("--reduction", default="max", help="reduction reported next to mean")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument(
+        "--text-effect",
+        action="store_true",
+        help="also re-run the model with the text changed at each fusion module "
+        "(key text_effect; about 2-3 capture passes per module)",
+    )
     return parser
 
 
@@ -199,8 +205,12 @@ def store_inputs(args: argparse.Namespace):
     )
 
 
-def load_activations(args: argparse.Namespace, progress=None, cancel=None):
-    """A STORE folder opens as is (no torch); a checkpoint goes through the store cache."""
+def load_activations(args: argparse.Namespace, progress=None, cancel=None, on_model=None):
+    """A STORE folder opens as is (no torch); a checkpoint goes through the store cache.
+
+    ``on_model`` receives the live model only when a capture ran; from a store there is
+    none, and ``live_model`` makes one on demand.
+    """
     from alpha_tui.store.auto import capture_with_store, is_store_path, open_store_path
 
     if is_store_path(args.checkpoint):
@@ -213,7 +223,29 @@ def load_activations(args: argparse.Namespace, progress=None, cancel=None):
         recapture=args.recapture,
         progress=progress,
         cancel=cancel,
+        on_model=on_model,
     )
+
+
+def live_model(args: argparse.Namespace, handles: list, progress=None, cancel=None):
+    """The model the Text effect re-runs need: the capture's, or one more pass for it.
+
+    Activations read from a store come without a model; re-running needs the checkpoint
+    and data, so one capture pass builds them (same inputs, so the same crystals in the
+    same order as the store the session shows).
+    """
+    from alpha_tui.store.auto import is_store_path
+
+    if not handles:
+        if is_store_path(args.checkpoint):
+            raise UserError(
+                "the Text effect re-runs the model, and a store holds none: open the "
+                "checkpoint (with its --data) instead of the store"
+            )
+        from alpha_tui.capture.pipeline import run_pipeline
+
+        run_pipeline(run_options(args), progress, cancel, on_model=handles.append)
+    return handles[-1]
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -227,10 +259,21 @@ def cmd_open(args: argparse.Namespace) -> int:
     name = args.checkpoint.name if on_store else run_options(args).checkpoint.name
     from alpha_tui.tui.app import AlphaTuiApp
 
+    handles: list = []  # the live model, kept for the Text effect pane's re-runs
+
     def loader(progress, cancel):
         from alpha_tui.analysis.session import AnalysisSession
 
-        return AnalysisSession(load_activations(args, progress, cancel))
+        caches.append(load_activations(args, progress, cancel, handles.append))
+        return AnalysisSession(caches[-1])
+
+    caches: list = []
+
+    def text_effect(fusion, progress, cancel):
+        from alpha_tui.capture.patching import run_text_effect
+
+        handle = live_model(args, handles, progress, cancel)
+        run_text_effect(handle, caches[-1], fusion, progress=progress, cancel=cancel)
 
     app = AlphaTuiApp(
         loader=loader,
@@ -240,6 +283,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         initial_reduction=args.reduction,
         failure_log=args.cache_dir / "logs" / "explorer.log" if args.cache_dir else None,
         debug=bool(args.debug) or os.environ.get("ALPHA_TUI_DEBUG") == "1",
+        text_effect=text_effect,
     )
     app.run()
     message = getattr(app, "error_message", None)
@@ -258,7 +302,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from alpha_tui.report.render import render_report
 
     parse_reduction(args.reduction)
-    session = AnalysisSession(load_activations(args, tty_progress))
+    handles: list = []
+    cache = load_activations(args, tty_progress, on_model=handles.append)
+    if args.text_effect:
+        run_all_text_effects(live_model(args, handles, tty_progress), cache)
+    session = AnalysisSession(cache)
     report = build_report(session, reduction=args.reduction, fusion=args.fusion)
     if args.json:
         import json
@@ -267,6 +315,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         print(render_report(report))
     return 0
+
+
+def run_all_text_effects(handle, cache) -> None:
+    """Counterfactual re-runs at every fusion module, with the headless progress bar."""
+    from alpha_tui.capture.patching import run_text_effect
+
+    for fusion in cache.fusion_modules:
+        run_text_effect(handle, cache, fusion, progress=tty_progress)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

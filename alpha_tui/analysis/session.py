@@ -41,6 +41,7 @@ from alpha_tui.analysis.reductions import (
 )
 from alpha_tui.analysis.scale_balance import ScaleBalance, scale_balance
 from alpha_tui.analysis.statistics import AlphaStats, Histogram, alpha_stats, histogram
+from alpha_tui.analysis.text_effect import ConditionEffect, text_effects
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
 
@@ -186,6 +187,19 @@ class AnalysisSession:
     def layer_flow(self, source: str | None = None) -> list[LayerFlowRow]:
         return list(
             self._cached(("layer_flow", source), lambda: layer_flow_rows(self.cache, source))
+        )
+
+    # ------------------------------------------------------------------ text effect
+    def text_effect(self, fusion: str) -> list[ConditionEffect] | None:
+        """Statistics of the counterfactual re-runs at ``fusion``; None until they ran."""
+        run = self.cache.counterfactuals.get(fusion)
+        if run is None:
+            return None
+        return self._cached(
+            ("text_effect", fusion, id(run)),
+            lambda: text_effects(
+                fusion, run.classification, run.baseline, run.outputs, self.cache.targets
+            ),
         )
 
     # ------------------------------------------------------------------ findings

@@ -54,6 +54,22 @@ class LayerFlow:
 
 
 @dataclass
+class CounterfactualRun:
+    """Outputs of the text-effect re-runs at one fusion module (capture/patching.py).
+
+    Arrays plus JSON-able scalars only, so a generic serializer can persist it.
+    ``baseline`` and each ``outputs[condition]`` are [C, K] float64: K = 1 holds the
+    prediction (regression), otherwise the class probabilities.
+    """
+
+    fusion: str
+    classification: bool
+    baseline: np.ndarray
+    outputs: dict[str, np.ndarray]
+    seconds: float = float("nan")
+
+
+@dataclass
 class ActivationCache:
     # per crystal (C)
     crystal_ids: list[str]
@@ -82,6 +98,8 @@ class ActivationCache:
     # per fusion module: the checkpoint's text_scale; absent when the module has none
     text_scale: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)  # JSON-able run facts
+    # fusion module -> counterfactual re-runs, filled on demand (capture/patching.py)
+    counterfactuals: dict[str, CounterfactualRun] = field(default_factory=dict)
 
     @property
     def n_crystals(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.capture.hooks import HookNames
+from alpha_tui.capture.patching import ModelHandle
 from alpha_tui.capture.run import (
     CaptureCancelled,
     CaptureInput,
@@ -100,7 +102,10 @@ def run_pipeline(
     options: RunOptions,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    on_model: Callable[[ModelHandle], None] | None = None,
 ) -> ActivationCache:
+    """``on_model`` receives the live model and its input after the capture, for
+    callers that re-run it later (text-effect counterfactuals); others let it go."""
     def report(done: int, total: int, stage: str) -> None:
         if cancel is not None and cancel.is_set():
             raise CaptureCancelled()
@@ -213,6 +218,11 @@ def run_pipeline(
         if options.shard
         else None,
     )
+    if on_model is not None:
+        kept_input = CaptureInput(
+            list(cache.crystal_ids), list(cache.formulas), cache.targets, graphs, text
+        )
+        on_model(ModelHandle(built.model, kept_input, device, options.batch_size))
     for group, keys in built.unimplemented.items():
         problems.append(
             Problem(

@@ -15,6 +15,7 @@ from alpha_tui.analysis.reductions import parse_reduction
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.checkpoint.assumptions import assumptions_in
 from alpha_tui.errors import UserError
+from alpha_tui.report.text_effect import text_effect_section
 
 SCHEMA = "alpha-tui.report/2"
 LAYER_KEYS = (
@@ -111,5 +112,6 @@ def build_report(
         "verdicts": session.verdicts(),
         # where the activations came from: null for a fresh capture, else the store
         "store": meta.get("store"),
+        "text_effect": text_effect_section(session),
     }
     return clean(document)

@@ -67,6 +67,9 @@ def render_report(report: dict[str, Any], top: int = 5) -> str:
     lines.append("")
     lines.append("verdicts")
     lines += [f"  - {v}" for v in report.get("verdicts", [])]
+    for fusion, effect in (report.get("text_effect") or {}).items():
+        lines += ["", f"text effect at {fusion} (delta: {effect['delta']})"]
+        lines += [f"  - {c['verdict']}" for c in effect["conditions"].values()]
     for fusion, by_reduction in report["alpha"].items():
         lines += ["", f"alpha at {fusion}"]
         rows = []

@@ -44,8 +44,12 @@ def capture_with_store(
     recapture: bool = False,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    on_model: Callable[[Any], None] | None = None,
 ) -> ActivationCache:
-    """``make_options`` builds the pipeline's RunOptions only on a miss: it imports torch."""
+    """``make_options`` builds the pipeline's RunOptions only on a miss: it imports torch.
+
+    ``on_model`` is called with the live model only on a miss (a store holds none).
+    """
     document = key_document(inputs)
     target = stores_dir(cache_dir) / store_key(document)
     note = None
@@ -56,7 +60,7 @@ def capture_with_store(
             note = f"cached store was unusable and was recaptured: {exc.message}"
     from alpha_tui.capture.pipeline import run_pipeline
 
-    cache = run_pipeline(make_options(), progress, cancel)
+    cache = run_pipeline(make_options(), progress, cancel, on_model=on_model)
     if note:
         cache.meta.setdefault("notes", []).append(note)
     try:

@@ -38,6 +38,7 @@ from alpha_tui.tui.panes.dims import DimsPane
 from alpha_tui.tui.panes.elements import ElementsPane, MinCountChanged
 from alpha_tui.tui.panes.layers import LayersPane
 from alpha_tui.tui.panes.overview import OverviewPane
+from alpha_tui.tui.panes.text_effect import JumpToCrystal, TextEffectPane, TextEffectRunner
 from alpha_tui.tui.snapshot import export_stem, save_csv, save_screen
 from alpha_tui.tui.state import ViewState, cycle, default_text_source, step_min_count
 from alpha_tui.tui.widgets.error_screen import ErrorScreen
@@ -55,7 +56,8 @@ PANE_CLASSES: tuple[type[Pane], ...] = (
     LayersPane,
     CrystalsPane,
     CorrelationsPane,
-    DimsPane,  # key 8 (key 7 is the Text effect pane's)
+    TextEffectPane,
+    DimsPane,
 )
 PANE_IDS: tuple[str, ...] = tuple(cls.pane_id for cls in PANE_CLASSES)
 
@@ -178,16 +180,32 @@ class ExplorerScreen(Screen[None]):
         Binding("l", "jump('lowest')", "l", group=JUMP_GROUP, tooltip="lowest mean alpha"),
         Binding("m", "jump('median')", "m", group=JUMP_GROUP, tooltip="median mean alpha"),
         Binding("h", "jump('highest')", "h", group=JUMP_GROUP, tooltip="highest mean alpha"),
+        Binding("g", "effect_run", "run", tooltip="re-run the model with the text changed here"),
+        Binding("x", "effect_cancel", "stop", tooltip="stop the text-effect re-run"),
+        Binding("c", "effect_condition(1)", "condition", tooltip="next counterfactual condition"),
+        Binding("v", "sort_effect('delta')", "v", group=SORT_GROUP, tooltip="sort by |Δ|"),
+        Binding("i", "sort_effect('index')", "i", group=SORT_GROUP, tooltip="sort by index"),
         Binding("s", "save_screen", "save", tooltip="save the screen as SVG + text"),
         Binding("e", "export_csv", "csv", tooltip="save the data of this pane as CSV"),
     ]
 
-    def __init__(self, session: AnalysisSession, state: ViewState, snapshot_dir: Path) -> None:
+    def __init__(
+        self,
+        session: AnalysisSession,
+        state: ViewState,
+        snapshot_dir: Path,
+        text_effect: TextEffectRunner | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
         self.state = state
         self.snapshot_dir = Path(snapshot_dir)
-        self.panes: dict[str, Pane] = {cls.pane_id: cls(session) for cls in PANE_CLASSES}
+        self.panes: dict[str, Pane] = {
+            cls.pane_id: TextEffectPane(session, text_effect)
+            if cls is TextEffectPane
+            else cls(session)
+            for cls in PANE_CLASSES
+        }
         self._shown_pane: str | None = None
 
     # ------------------------------------------------------------- layout
@@ -250,6 +268,8 @@ class ExplorerScreen(Screen[None]):
             return pane == "elements"
         if action in ("sort_crystals", "jump"):
             return pane == "crystals"
+        if action in ("effect_run", "effect_cancel", "effect_condition", "sort_effect"):
+            return pane == "text_effect"
         if action == "text_source":
             return pane == "layers" and len(self.session.text_sources) > 1
         if action == "fusion":
@@ -323,6 +343,31 @@ class ExplorerScreen(Screen[None]):
         pane = self.panes["crystals"]
         assert isinstance(pane, CrystalsPane)
         pane.jump(which)
+
+    @property
+    def effect_pane(self) -> TextEffectPane:
+        pane = self.panes["text_effect"]
+        assert isinstance(pane, TextEffectPane)
+        return pane
+
+    def action_effect_run(self) -> None:
+        self.effect_pane.start_run()
+
+    def action_effect_cancel(self) -> None:
+        self.effect_pane.cancel_run()
+
+    def action_effect_condition(self, step: int) -> None:
+        self.effect_pane.next_condition(step)
+
+    def action_sort_effect(self, column: str) -> None:
+        self.effect_pane.sort_by(column)
+
+    @on(JumpToCrystal)
+    def _jump_to_crystal(self, message: JumpToCrystal) -> None:
+        pane = self.panes["crystals"]
+        assert isinstance(pane, CrystalsPane)
+        self.action_pane("crystals")
+        pane.select_index(message.index)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.BINDINGS))
@@ -435,6 +480,7 @@ class AlphaTuiApp(App[None]):
         initial_reduction: str = "mean",
         failure_log: Path | None = None,
         debug: bool = False,
+        text_effect: TextEffectRunner | None = None,
     ) -> None:
         if loader is None and session is None:
             raise ValueError("AlphaTuiApp needs a loader or a session")
@@ -450,6 +496,7 @@ class AlphaTuiApp(App[None]):
         self.initial_fusion = initial_fusion
         self.initial_reduction = parse_reduction(initial_reduction).name
         self.cancel_event = threading.Event()
+        self.text_effect = text_effect  # counterfactual runner from the CLI (holds the model)
         self._progress = ProgressSlot()
         self.error_message: str | None = None
         self._initial_state = (
@@ -460,7 +507,9 @@ class AlphaTuiApp(App[None]):
 
     def get_default_screen(self) -> Screen[Any]:
         if self.session is not None and self._initial_state is not None:
-            return ExplorerScreen(self.session, self._initial_state, self.snapshot_dir)
+            return ExplorerScreen(
+                self.session, self._initial_state, self.snapshot_dir, self.text_effect
+            )
         return LoadingScreen()
 
     def on_mount(self) -> None:
@@ -553,7 +602,7 @@ class AlphaTuiApp(App[None]):
             self.show_error(exc.message)
             return
         self.session = session
-        self.push_screen(ExplorerScreen(session, state, self.snapshot_dir))
+        self.push_screen(ExplorerScreen(session, state, self.snapshot_dir, self.text_effect))
 
     def on_unmount(self) -> None:
         """However the app ends (quit, crash, test teardown), stop a running loader."""

@@ -35,6 +35,15 @@ PANES_TEXT = """\
 5 Crystals      one row per crystal; l/m/h jump to lowest/median/highest mean alpha;
                 the highlighted crystal's atoms with alpha and injection
 6 Correlations  crystal mean alpha against the target (Pearson r) and by crystal size
+7 Text effect   g re-runs the model with the text changed at this fusion module only
+                (late fusion and other modules keep the crystal's own text): another
+                crystal's text, the dataset-mean text, gate shut (alpha = 0), gate = its
+                per-dimension mean over all atoms, text zeroed before text_projection.
+                Per condition: mean |Δ prediction| (classification: change of the class
+                probabilities), MAE (accuracy) with / without the change and the 95 %
+                paired-bootstrap CI of its change, the |Δ| histogram, crystals by |Δ|
+                (v/i sort, enter shows one in Crystals), mean |Δ| per element on the
+                periodic table (each atom carries its crystal's |Δ|); c next condition
 8 Dims          scale balance at the fusion module: median, p5, p95 per atom of ||x||
                 (node features in), ||t|| (text injected, text_scale included), ||α⊙t||,
                 ||x||/||t||, ||α⊙t||/||x|| and ||out − LN(x)|| (what the text changed after
@@ -62,6 +71,10 @@ SCOPES = {
     "sort_crystals": "Crystals",
     "jump": "Crystals",
     "text_source": "Layers",
+    "effect_run": "Text effect",
+    "effect_cancel": "Text effect",
+    "effect_condition": "Text effect",
+    "sort_effect": "Text effect",
 }
 KEY_NAMES = {"question_mark": "?", "plus": "+", "minus": "-"}
 EXTRA_KEYS = (

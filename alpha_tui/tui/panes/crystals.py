@@ -171,6 +171,14 @@ class CrystalsPane(SortablePane):
         table.move_cursor(row=table.get_row_index(str(index)), animate=False)
         self._load_atoms()
 
+    def select_index(self, index: int) -> None:
+        """Show crystal ``index`` (another pane asked), whether or not the table is filled."""
+        self.selected_index = index
+        table = self.query_one("#crystals-table", DataTable)
+        if str(index) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(index)), animate=False)
+            self._load_atoms()
+
     def _load_atoms(self) -> None:
         if self.selected_index is None or self.state is None:
             return
