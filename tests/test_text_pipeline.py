@@ -31,7 +31,9 @@ def minilm() -> Path:
     return folder
 
 
-def test_cli_parses_the_text_flags() -> None:
+def test_cli_parses_the_text_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("x.pt").write_bytes(b"")  # run_options checks that the checkpoint exists
     args = build_report_parser().parse_args(
         ["x.pt", "--vocab-mappings", "v.txt", "--text-normalize", "bert", "--text-tokens", "t.npz"]
     )
@@ -83,12 +85,19 @@ def test_mappings_in_the_data_root_make_the_users_normalization_the_default(
 def test_token_states_reach_the_batch_when_the_model_attends_over_tokens(
     tmp_path: Path, minilm: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from model_factory import with_fields
+
+    from alpha_tui.model.build import build_untrained
+
     loaded = load_checkpoint(SAMPLE)
+    fg_config = with_fields(loaded.config, use_fine_grained_attention=True)
+    fresh = build_untrained(fg_config).state_dict()
     state = dict(loaded.state_dict)
-    state["fine_grained_attention.query.weight"] = torch.zeros(4, 4)
+    state.update({k: v for k, v in fresh.items() if k.startswith("fine_grained_attention.")})
+    assert any(k.startswith("fine_grained_attention.") for k in state)
     ckpt = tmp_path / "fg.pt"
     torch.save({"model": state}, ckpt)
-    config = loaded.config.to_dict()
+    config = fg_config.to_dict()
     (tmp_path / "config.json").write_text(json.dumps(config))
     seen: dict[str, object] = {}
     real_capture = pl.capture
