@@ -192,6 +192,18 @@ def encoder_width(encoder_dir: Path) -> int | None:
     return int(width) if isinstance(width, int) else None
 
 
+def checked_encoder(encoder_dir: Path, expected_width: int) -> Path:
+    """The encoder folder, refused when its width cannot feed the checkpoint's text head."""
+    encoder_dir = _check_encoder_dir(encoder_dir)
+    width = encoder_width(encoder_dir)
+    if width is not None and width != expected_width:
+        raise UserError(
+            f"text encoder {encoder_dir} has width {width} but the checkpoint expects "
+            f"{expected_width}; pass the encoder the model was trained with"
+        )
+    return encoder_dir
+
+
 def _load_encoder(encoder_dir: Path, device: str) -> tuple[Any, Any]:
     try:
         import transformers
@@ -412,13 +424,7 @@ def text_embeddings_for(
             "no text embeddings for these crystals: pass --text-embeddings <file.npz|.pt> "
             "or --text-encoder <model folder>"
         )
-    encoder_dir = _check_encoder_dir(encoder_dir)
-    width = encoder_width(encoder_dir)
-    if width is not None and width != expected_width:
-        raise UserError(
-            f"text encoder {encoder_dir} has width {width} but the checkpoint expects "
-            f"{expected_width}; pass the encoder the model was trained with"
-        )
+    encoder_dir = checked_encoder(encoder_dir, expected_width)
     prep = preprocessing or TextPreprocessing("none")
     texts = [prep.apply(t) for t in texts]
     key = cache_key(encoder_identity(encoder_dir), prep)

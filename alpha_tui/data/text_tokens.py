@@ -21,11 +21,10 @@ from alpha_tui.data.graph_cache import savez_atomic
 from alpha_tui.data.text_embeddings import (
     EmbeddingCache,
     Progress,
-    _check_encoder_dir,
     cache_key,
+    checked_encoder,
     encode_batches,
     encoder_identity,
-    encoder_width,
     text_key,
 )
 from alpha_tui.data.text_normalize import TextPreprocessing
@@ -168,13 +167,7 @@ def text_tokens_for(
             "this model attends over every text token (fine-grained attention): pass "
             "--text-tokens <file.npz> or --text-encoder <model folder>"
         )
-    encoder_dir = _check_encoder_dir(encoder_dir)
-    width = encoder_width(encoder_dir)
-    if width is not None and width != expected_width:
-        raise UserError(
-            f"text encoder {encoder_dir} has width {width} but the checkpoint expects "
-            f"{expected_width}; pass the encoder the model was trained with"
-        )
+    encoder_dir = checked_encoder(encoder_dir, expected_width)
     normalized = [preprocessing.apply(t) for t in texts]
     key = cache_key(encoder_identity(encoder_dir), preprocessing, kind="tokens")
     cache = TokenCache(cache_dir)
