@@ -127,3 +127,16 @@ def test_session_dims_use_the_cache() -> None:
     np.testing.assert_allclose(sb.values["injected_norm"], want, rtol=1e-10)
     hm = s.dims_heat_map(FUSION, 4, 5)
     assert np.all(np.diff(s.alpha(FUSION, "pc1")[hm.atoms]) >= 0)
+
+
+def test_non_finite_gates_give_a_nan_spectrum_not_a_lapack_error():
+    """NaN weights make NaN gates; the spectrum is unknowable, and says so with NaN."""
+    from alpha_tui.analysis.gate_moments import covariance_spectrum
+
+    gates = np.random.default_rng(3).random((20, 6)).astype(np.float32)
+    gates[4, 2] = np.nan
+    spectrum = covariance_spectrum(gate_moments(gates))
+    assert spectrum.shape == (6,) and np.isnan(spectrum).all()
+    finite = covariance_spectrum(gate_moments(gates[5:]))
+    expected = np.sort(np.linalg.eigvalsh(np.cov(gates[5:].astype(np.float64).T, ddof=0)))[::-1]
+    np.testing.assert_allclose(finite, np.clip(expected, 0, None), atol=1e-12)

@@ -35,7 +35,7 @@ class Terminal:
         self.socket = f"alpha-tui-test-{uuid.uuid4().hex[:8]}"
         self.cwd = cwd
         self._tmux(
-            "new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40", "-c", str(cwd), command
+            "new-session", "-d", "-s", "e2e", "-x", "120", "-y", "60", "-c", str(cwd), command
         )
 
     def _tmux(self, *args: str) -> subprocess.CompletedProcess:

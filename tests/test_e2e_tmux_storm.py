@@ -138,6 +138,20 @@ def check(term: Shell, counts: dict[str, int], what: str) -> None:
         raise AssertionError(f"explorer gone after {what} ({state}):\n{term.joined_screen()}")
 
 
+def type_into_picker(term: Shell, value: str, attempts: int = 3) -> None:
+    """Clear the field and type; on a loaded machine the field may take focus late."""
+    for attempt in range(attempts):
+        term.press("C-u")  # clear the field (readline-style, as Textual's Input)
+        term.type_text(value)
+        try:
+            term.wait_for(value, timeout=15)  # typed into the field, not the screen below
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1.0)
+
+
 def test_resize_storm_every_key_bad_picker_values(tmp_path: Path, capsys) -> None:
     counts = {"keys": 0, "resizes": 0, "tracebacks": 0, "crashes": 0}
     term = Shell(tmp_path)
@@ -171,9 +185,7 @@ def test_resize_storm_every_key_bad_picker_values(tmp_path: Path, capsys) -> Non
         term.press("p", 0.5)
         term.wait_for("type e.g. max")  # the picker is up and its field is empty
         for value, fragment in IMPOSSIBLE:
-            term.press("C-u")  # clear the field (readline-style, as Textual's Input)
-            term.type_text(value)
-            term.wait_for(value, timeout=30)  # typed into the field, not the screen below
+            type_into_picker(term, value)
             term.press("enter", 0.3)
             counts["keys"] += 2
             term.wait_for(fragment, timeout=30)

@@ -22,7 +22,6 @@ import alpha_tui.capture.pipeline as pipeline
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.cli import main
 from alpha_tui.store.reader import open_store
-from alpha_tui.tui.panes.overview import overview_rows
 
 CRYSTALS = {
     "NaCl": cf.rocksalt, "GaAs": cf.zincblende, "SrTiO3": cf.perovskite, "Cu": cf.fcc_primitive
@@ -104,6 +103,9 @@ def test_second_open_reuses_the_store_and_runs_no_model(setup, capsys, monkeypat
     # a different limit is a different key: it must not be served the old store
     with pytest.raises(AssertionError, match="the model ran"):
         main(["report", *args, "--json", "--limit", "2"])
+    pytest.importorskip("textual")  # the Overview's rows; the DGL lane has no textual
+    from alpha_tui.tui.panes.overview import overview_rows
+
     session = AnalysisSession(open_store(store))
     rows = {(section, key): value for section, key, value in overview_rows(session)}
     assert overview_rows(session)[0][:2] == ("store", "activations")

@@ -54,6 +54,9 @@ def covariance_spectrum(moments: GateMoments) -> np.ndarray:
     """Eigenvalues of the covariance, largest first, clipped at 0 (rounding gives -1e-17)."""
     if moments.n_atoms == 0:
         return np.zeros(0)
+    if not np.all(np.isfinite(moments.cov)):
+        # non-finite gates (NaN weights) have no spectrum; LAPACK would not converge
+        return np.full(moments.hidden, np.nan)
     values = np.linalg.eigvalsh(moments.cov)[::-1]
     return np.clip(values, 0.0, None)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alpha_tui.errors import UserError
 from alpha_tui.store.layout import (
     INCOMPLETE,
     MANIFEST,
@@ -104,6 +105,13 @@ class StoreInputs:
         return StoreInputs(**{**self.__dict__, "data": data, "text_embeddings": emb})
 
 
+def input_digest(path: Path, what: str) -> str:
+    """SHA-256 of an input file; a device or pipe (/dev/zero) would be read forever."""
+    if not Path(path).is_file():
+        raise UserError(f"{what} {path} is not a regular file; pass the file itself")
+    return sha256_file(path)
+
+
 def text_preprocessing_key(inputs: StoreInputs) -> str:
     """The same choice the pipeline makes, so raw and normalized captures never share a store."""
     from alpha_tui.data.dataset import resolve_data_path
@@ -118,7 +126,7 @@ def text_preprocessing_key(inputs: StoreInputs) -> str:
 def key_document(inputs: StoreInputs) -> dict[str, Any]:
     inputs = inputs.resolved()
     if inputs.text_embeddings is not None:
-        text = {"file": sha256_file(inputs.text_embeddings)}
+        text = {"file": input_digest(inputs.text_embeddings, "--text-embeddings")}
     elif inputs.text_encoder is not None:
         digest = hashlib.sha256()
         folder_hash(Path(inputs.text_encoder), digest)
@@ -131,10 +139,10 @@ def key_document(inputs: StoreInputs) -> dict[str, Any]:
     else:
         text = {"none": True}
     if inputs.text_tokens is not None:
-        text["tokens_file"] = sha256_file(inputs.text_tokens)
+        text["tokens_file"] = input_digest(inputs.text_tokens, "--text-tokens")
     return {
         "schema_version": SCHEMA_VERSION,
-        "checkpoint_sha256": sha256_file(inputs.checkpoint),
+        "checkpoint_sha256": input_digest(inputs.checkpoint, "checkpoint"),
         "data_sha256": data_hash(inputs.data) if inputs.data is not None else None,
         "text": text,
         "graph": {**GRAPH_PARAMS, "canonize": inputs.graph_canonize},
