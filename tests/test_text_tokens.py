@@ -129,3 +129,36 @@ def test_minilm_token_states_match_transformers_one_text_at_a_time(minilm: Path)
     assert states[2].shape[0] == 512  # truncated, not failed
     cls = te.encode_texts(texts, minilm, batch_size=3)
     np.testing.assert_allclose(tt.cls_from_tokens(states, 384), cls, rtol=0, atol=1e-6)
+
+
+def test_a_forged_token_cache_is_ignored_not_allocated(tmp_path: Path) -> None:
+    """A cache file whose header declares terabytes is treated as damaged (rebuilt)."""
+    import io
+    import zipfile
+
+    from alpha_tui.data.text_tokens import TokenCache
+
+    cache = TokenCache(tmp_path)
+    key = "k" * 40
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (2**40, 384)}
+    )
+    with zipfile.ZipFile(cache._file(key), "w") as archive:
+        for name, value in (("encoder", np.array(key)), ("keys", np.array(["a"]))):
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+        archive.writestr("lengths.npy", _npy(np.array([1], dtype=np.int64)))
+        archive.writestr("tokens.npy", header.getvalue() + b"\0" * 64)
+    assert cache.read(key) == {}
+    cache.store(key, {"a": np.ones((3, 4), np.float32)}, {})
+    np.testing.assert_array_equal(cache.read(key)["a"], np.ones((3, 4), np.float32))
+
+
+def _npy(value: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, value)
+    return buffer.getvalue()

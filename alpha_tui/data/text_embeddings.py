@@ -354,6 +354,10 @@ class EmbeddingCache:
     def _file(self, encoder_key: str) -> Path:
         return self.directory / f"{encoder_key[:32]}.npz"
 
+    def _payload(self, rows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """The arrays beside ``encoder`` and ``keys``: one vector per text here."""
+        return {"embeddings": np.stack(rows).astype(np.float32)}
+
     def read(self, encoder_key: str) -> dict[str, np.ndarray]:
         """Every cached vector of this encoder, keyed by text hash; {} when none or damaged."""
         path = self._file(encoder_key)
@@ -390,7 +394,7 @@ class EmbeddingCache:
                 self._file(encoder_key),
                 encoder=np.array(encoder_key),
                 keys=np.array(keys),
-                embeddings=np.stack([merged[k] for k in keys]).astype(np.float32),
+                **self._payload([merged[k] for k in keys]),
             )
         except OSError:
             self.enabled = False

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alpha_tui.data.graph_cache import savez_atomic
+from alpha_tui.array_files import check_npz
 from alpha_tui.data.text_embeddings import (
     EmbeddingCache,
     Progress,
@@ -62,39 +62,26 @@ class TokenCache(EmbeddingCache):
         if not self.enabled or not path.is_file():
             return {}
         try:
+            check_npz(path)  # a forged header must not allocate before it is refused
             with np.load(path, allow_pickle=False) as data:
                 if str(data["encoder"]) != encoder_key:
                     return {}
                 keys = data["keys"].tolist()
                 lengths = np.asarray(data["lengths"], dtype=np.int64)
                 flat = np.asarray(data["tokens"], dtype=np.float32)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, UserError):
             return {}
         if len(keys) != len(lengths) or int(lengths.sum()) != flat.shape[0]:
             return {}  # damaged: rebuilt on the next store
         bounds = np.concatenate(([0], np.cumsum(lengths)))
         return {k: flat[bounds[i] : bounds[i + 1]] for i, k in enumerate(keys)}
 
-    def store(
-        self,
-        encoder_key: str,
-        vectors: dict[str, np.ndarray],
-        stored: dict[str, np.ndarray],
-    ) -> None:
-        if not self.enabled or not vectors:
-            return
-        merged = {**stored, **vectors}
-        keys = sorted(merged)
-        try:
-            savez_atomic(
-                self._file(encoder_key),
-                encoder=np.array(encoder_key),
-                keys=np.array(keys),
-                lengths=np.array([merged[k].shape[0] for k in keys], dtype=np.int64),
-                tokens=np.concatenate([merged[k] for k in keys]).astype(np.float32),
-            )
-        except OSError:
-            self.enabled = False
+    def _payload(self, rows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Ragged token rows flattened, with each text's token count."""
+        return {
+            "lengths": np.array([r.shape[0] for r in rows], dtype=np.int64),
+            "tokens": np.concatenate(rows).astype(np.float32),
+        }
 
 
 def load_token_file(path: Path | str, ids: list[str], expected_width: int) -> TokenStates:
