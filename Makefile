@@ -10,7 +10,7 @@ TORCH_PIN ?= torch==2.13.0
 DGL_SET := torch==2.2.1 dgl==2.1.0 torchdata==0.7.1 "numpy<2" pandas packaging pyyaml pydantic
 export DGLBACKEND := pytorch
 
-.PHONY: run test test-dgl lint bench samples screenshots clean
+.PHONY: run test test-dgl lint bench bench-dgl bench-smoke samples screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,17 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check alpha_tui tests
 	$(VENV)/bin/ruff format --check alpha_tui tests
 
+# Benchmarks write tests/benchmarks/results.json and the README table; bench-smoke only
+# checks that every figure module still runs (quick inputs, nothing written).
 bench: $(VENV)/.installed
-	$(VENV)/bin/python tests/benchmarks/run.py --repeat 5
+	$(VENV)/bin/python tests/benchmarks/bench.py --lane modern
+
+bench-dgl: $(VENV_DGL)/.installed
+	$(VENV_DGL)/bin/python tests/benchmarks/bench.py --lane dgl
+
+bench-smoke: $(VENV)/.installed $(VENV_DGL)/.installed
+	$(VENV)/bin/python tests/benchmarks/bench.py --lane modern --quick --no-write
+	$(VENV_DGL)/bin/python tests/benchmarks/bench.py --lane dgl --quick --no-write
 
 samples: $(VENV)/.installed
 	$(VENV)/bin/alpha-tui make-samples
