@@ -36,9 +36,8 @@ twice in each direction and a site's degree follows its own k-nearest list.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
+import json
 import math
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -148,9 +147,10 @@ def build_graph(
     src[1::2], dst[1::2], r[1::2] = v, u, -d
 
     lg_src, lg_dst = line_graph(src, dst, n)
+    elements = list(atoms.elements)
     return CrystalGraph(
-        atomic_numbers=np.asarray(atoms.atomic_numbers, dtype=np.int64).reshape(n),
-        atom_features=cgcnn_features(list(atoms.elements)),
+        atomic_numbers=atomic_numbers(elements),
+        atom_features=cgcnn_features(elements),
         src=src,
         dst=dst,
         r=r.astype(np.float32),
@@ -178,30 +178,46 @@ def line_graph(src: np.ndarray, dst: np.ndarray, num_nodes: int) -> tuple[np.nda
 def bond_cosines(r: np.ndarray, lg_src: np.ndarray, lg_dst: np.ndarray) -> np.ndarray:
     """ALIGNN's angle feature: the angle at the shared atom, between bond a reversed and b."""
     r = np.asarray(r, dtype=np.float64)
-    r1 = -r[lg_src]
-    r2 = r[lg_dst]
-    cos = np.sum(r1 * r2, axis=1) / (np.linalg.norm(r1, axis=1) * np.linalg.norm(r2, axis=1))
-    return np.clip(cos, -1.0, 1.0)
+    length = np.sqrt(np.sum(r * r, axis=1))  # per bond, as np.linalg.norm(-r) per triplet
+    dot = np.sum(-r[lg_src] * r[lg_dst], axis=1)
+    return np.clip(dot / (length[lg_src] * length[lg_dst]), -1.0, 1.0)
 
 
 def cgcnn_features(elements: list[str]) -> np.ndarray:
     """[N, 92] rows of jarvis' own CGCNN table (``atom_init.json``) for each element."""
-    rows = {symbol: _cgcnn_row(symbol) for symbol in dict.fromkeys(elements)}
+    rows = {symbol: _element(symbol)[1] for symbol in dict.fromkeys(elements)}
     out = np.stack([rows[s] for s in elements]) if elements else np.zeros((0, CGCNN_WIDTH))
     return out.astype(np.float32).reshape(len(elements), CGCNN_WIDTH)
 
 
-@functools.lru_cache(maxsize=256)
-def _cgcnn_row(symbol: str) -> np.ndarray:
-    """One element's row; memoised because jarvis re-reads its JSON table on every call."""
-    from jarvis.core.specie import get_node_attributes
+def atomic_numbers(elements: list[str]) -> np.ndarray:
+    """[N] int64 Z of each element symbol, as jarvis' ``Atoms.atomic_numbers``."""
+    numbers = {symbol: _element(symbol)[0] for symbol in dict.fromkeys(elements)}
+    return np.array([numbers[s] for s in elements], dtype=np.int64).reshape(len(elements))
 
-    # jarvis prints a warning and substitutes Z=100's row for elements beyond the table
-    with contextlib.redirect_stdout(io.StringIO()):
-        row = get_node_attributes(symbol, atom_features="cgcnn")
-    out = np.asarray(row, dtype=np.float32)
-    out.flags.writeable = False
-    return out
+
+@functools.lru_cache(maxsize=256)
+def _element(symbol: str) -> tuple[int, np.ndarray]:
+    """(Z, CGCNN row) as jarvis' ``get_node_attributes(symbol, "cgcnn")`` looks them up.
+
+    jarvis keys its table by str(Z) and, for elements beyond it, warns and returns the
+    row of "100"; it re-reads the JSON file on every call, so the table is read once.
+    """
+    from jarvis.core.specie import Specie
+
+    z = int(Specie(symbol).element_property("Z"))
+    table = _cgcnn_table()
+    row = np.asarray(table.get(str(z), table["100"]), dtype=np.float32)
+    row.flags.writeable = False
+    return z, row
+
+
+@functools.lru_cache(maxsize=1)
+def _cgcnn_table() -> dict[str, list[float]]:
+    from jarvis.core.specie import cgcnn_feature_json
+
+    with open(cgcnn_feature_json, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def to_dgl(graph: CrystalGraph) -> tuple[Any, Any]:

@@ -20,7 +20,9 @@ decides. Two further shortcuts are checked rather than assumed:
 
 from __future__ import annotations
 
+import itertools
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,9 +32,9 @@ if TYPE_CHECKING:
 
 BOND_TOL = 0.15  # jarvis get_all_neighbors default
 MAX_CUTOFF = 1.0e4  # a cutoff this long means a degenerate cell, not a sparse crystal
-_DENSE_PAIRS = 300_000  # image x atom x site candidates below which all pairs are screened
+_DENSE_PAIRS = 30_000  # image x atom x site candidates below which all pairs are screened
 _CHUNK_ELEMENTS = 3_000_000  # float64 elements per dense screening block (~24 MB)
-_SHIFT_CHECK_ROWS = 16
+_SHIFT_CHECK_ROWS = 6
 _ROUNDING_MARGIN = 1e-6  # in units of jarvis' 6th decimal
 
 
@@ -41,10 +43,13 @@ def knn_neighbours(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(site, neighbour, image) of every kept neighbour, jarvis ``nearest_neighbor_edges``."""
     n = int(atoms.num_atoms)
-    lattice = atoms.lattice
-    longest = max(lattice.a, lattice.b, lattice.c)
+    points = _image_points(atoms, cutoff)
+    shell = _nearest_shell(points, cutoff, max_neighbors)
+    if shell is not None:
+        return shell
+    longest = max(atoms.lattice.abc)
     while True:
-        site, nbr, dist, image = all_neighbours(atoms, cutoff)
+        site, nbr, dist, image = _neighbours_within(points, cutoff)
         if np.bincount(site, minlength=n).min() >= max_neighbors:
             break
         if cutoff > MAX_CUTOFF:
@@ -52,12 +57,8 @@ def knn_neighbours(
                 f"fewer than {max_neighbors} neighbours within {cutoff:.0f} Å: degenerate cell"
             )
         cutoff = longest if cutoff < longest else 2 * cutoff
-
-    order = np.lexsort((dist, site))
-    first = np.searchsorted(site[order], np.arange(n))
-    kth = dist[order][first + max_neighbors - 1]
-    keep = dist <= kth[site]
-    return site[keep], nbr[keep], image[keep]
+        points = _image_points(atoms, cutoff)
+    return _keep_k_nearest(site, nbr, dist, image, n, max_neighbors)
 
 
 def all_neighbours(
@@ -67,31 +68,124 @@ def all_neighbours(
 
     Order is not jarvis' (the callers only use these as sets).
     """
+    return _neighbours_within(_image_points(atoms, r, bond_tol), r, bond_tol)
+
+
+def _neighbours_within(
+    points: _ImagePoints, r: float, bond_tol: float = BOND_TOL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = points.cart.shape[0]
+    if points.images.shape[0] * n * n <= _DENSE_PAIRS:
+        m, j, i = _dense_candidates(points.shifts, points.cart, _screen(r))
+    else:
+        m, j, i = _tree_candidates(points.shifts, points.cart, _screen(r))
+    return _exact(points, m, j, i, r, bond_tol)
+
+
+@dataclass(frozen=True)
+class _ImagePoints:
+    """The periodic images jarvis searches for one radius, and the sites."""
+
+    images: np.ndarray  # [M, 3] float, integer-valued, in itertools.product order
+    shifts: np.ndarray  # [M, 3] Cartesian shift of each image, as np.dot(image, lattice_mat)
+    cart: np.ndarray  # [n, 3] Cartesian site coordinates
+
+
+def _image_points(atoms: Atoms, r: float, bond_tol: float = BOND_TOL) -> _ImagePoints:
+    """jarvis' image range for radius ``r``: every image a neighbour within r can lie in."""
     frac = np.atleast_2d(np.asarray(atoms.frac_coords))
     cart = np.atleast_2d(np.asarray(atoms.cart_coords))
     maxr = np.ceil((r + bond_tol) * reciprocal_lengths(atoms.lattice) / (2 * math.pi))
     nmin = np.floor(np.min(frac, axis=0)) - maxr
     nmax = np.ceil(np.max(frac, axis=0)) + maxr
     images = image_grid(nmin, nmax)
-    shifts = image_shifts(images, atoms.lattice_mat)
+    return _ImagePoints(images, image_shifts(images, atoms.lattice_mat), cart)
 
-    n = cart.shape[0]
-    # generous: the screen's distances may round differently from the exact ones below
-    screen = r * (1.0 + 1e-9) + 1e-9
-    if images.shape[0] * n * n <= _DENSE_PAIRS:
-        m, j, i = _dense_candidates(shifts, cart, screen)
-    else:
-        m, j, i = _tree_candidates(shifts, cart, screen)
-    # the exact distance of the candidates, evaluated as jarvis does: sum(z, -1) ** 0.5
-    z = ((shifts[m] + cart[j]) - cart[i]) ** 2
+
+def _screen(r: float) -> float:
+    """A radius generous enough that a screen rounding differently still finds every pair."""
+    return r * (1.0 + 1e-9) + 1e-9
+
+
+def _exact(
+    points: _ImagePoints, m: np.ndarray, j: np.ndarray, i: np.ndarray, r: float, bond_tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates (image m of atom j, site i) that are neighbours, by jarvis' own arithmetic."""
+    # coords = np.dot(image, matrix) + cart; z = (coords - site) ** 2; sum(z, -1) ** 0.5
+    z = ((points.shifts[m] + points.cart[j]) - points.cart[i]) ** 2
     dist = np.sum(z, axis=-1) ** 0.5
     within = (dist <= r) & (dist > 1e-8) & (dist > bond_tol)
     return (
         i[within].astype(np.int64),
         j[within].astype(np.int64),
         dist[within],
-        np.rint(images[m[within]]).astype(np.int64),
+        np.rint(points.images[m[within]]).astype(np.int64),
     )
+
+
+def _keep_k_nearest(
+    site: np.ndarray, nbr: np.ndarray, dist: np.ndarray, image: np.ndarray, n: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every neighbour no farther than its site's k-th nearest (ties kept), as jarvis."""
+    order = np.lexsort((dist, site))
+    first = np.searchsorted(site[order], np.arange(n))
+    kth = dist[order][first + k - 1]
+    keep = dist <= kth[site]
+    return site[keep], nbr[keep], image[keep]
+
+
+def _nearest_shell(
+    points: _ImagePoints, cutoff: float, k: int, bond_tol: float = BOND_TOL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``knn_neighbours`` for large cells, or None when its shortcut does not apply.
+
+    Listing every neighbour within the cutoff (~200 a site at 8 Å) to keep ~12 is most
+    of the work. A k-d tree gives each site's k-th distance (rounded its own way), the
+    exact distances of everything within a hair beyond it decide, and the result is
+    jarvis' as long as every site has k neighbours within the cutoff (else jarvis
+    enlarges the cutoff: None, the caller takes the long way) and no image sits closer
+    than ``bond_tol`` (jarvis skips those; None).
+    """
+    n = points.cart.shape[0]
+    if points.images.shape[0] * n * n <= _DENSE_PAIRS:
+        return None
+    from scipy.spatial import cKDTree
+
+    kept = _near_sites(points, _screen(cutoff))
+    if kept.shape[0] < k + 1:
+        return None
+    tree = cKDTree(_flat_points(points)[kept])
+    nearest, _ = tree.query(points.cart, k=k + 1)  # column 0: the site itself
+    reach = nearest[:, k] * (1.0 + 1e-9) + 1e-9
+    if (
+        np.any(nearest[:, 0] > 1e-8)
+        or np.any(nearest[:, 1] <= bond_tol + 1e-6)
+        or not np.all(reach <= cutoff)
+    ):
+        return None
+    found = tree.query_ball_point(points.cart, reach, return_sorted=False)
+    counts = np.fromiter(map(len, found), dtype=np.int64, count=n)
+    flat = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64, count=counts.sum())
+    point = kept[flat]
+    site, nbr, dist, image = _exact(
+        points, point // n, point % n, np.repeat(np.arange(n), counts), cutoff, bond_tol
+    )
+    if np.bincount(site, minlength=n).min() < k:
+        return None
+    return _keep_k_nearest(site, nbr, dist, image, n, k)
+
+
+def _flat_points(points: _ImagePoints) -> np.ndarray:
+    """[M * n, 3] image points; row m * n + j is atom j in image m (jarvis' coords)."""
+    return (points.shifts[:, None, :] + points.cart[None, :, :]).reshape(-1, 3)
+
+
+def _near_sites(points: _ImagePoints, screen: float) -> np.ndarray:
+    """Rows of ``_flat_points`` inside the sites' bounding box grown by ``screen``."""
+    lo = points.cart.min(axis=0) - screen
+    hi = points.cart.max(axis=0) + screen
+    flat = _flat_points(points)
+    return np.flatnonzero(np.all((flat >= lo) & (flat <= hi), axis=1))
 
 
 def reciprocal_lengths(lattice: object) -> np.ndarray:
@@ -101,34 +195,40 @@ def reciprocal_lengths(lattice: object) -> np.ndarray:
     LAPACK inverse by a few ulps, so it is exact after rounding unless a length sits
     within ``_ROUNDING_MARGIN`` of a rounding boundary; then jarvis' own call decides.
     """
-    lat = np.asarray(lattice.matrix, dtype=np.float64)  # type: ignore[attr-defined]
-    cross = np.cross(lat[[1, 2, 0]], lat[[2, 0, 1]])
-    with np.errstate(all="ignore"):
-        recp = 2 * np.pi * cross / np.dot(lat[0], cross[0])
-        lengths = np.sqrt(np.sum(recp**2, axis=1))
-        micro = lengths * 1e6
-        near_boundary = np.abs(micro - np.floor(micro) - 0.5) < _ROUNDING_MARGIN
-    if not np.all(np.isfinite(lengths)) or np.any(near_boundary):
-        return np.array(lattice.reciprocal_lattice().abc)  # type: ignore[attr-defined]
-    return np.array([round(x, 6) for x in lengths.tolist()])
+    a, b, c = np.asarray(lattice.matrix, dtype=np.float64).tolist()  # type: ignore[attr-defined]
+    crosses = [_cross(b, c), _cross(c, a), _cross(a, b)]
+    det = a[0] * crosses[0][0] + a[1] * crosses[0][1] + a[2] * crosses[0][2]
+    lengths = []
+    for x, y, z in crosses:
+        length = 2 * math.pi * math.sqrt(x * x + y * y + z * z) / abs(det) if det else math.inf
+        micro = length * 1e6
+        if not math.isfinite(micro) or abs(micro - math.floor(micro) - 0.5) < _ROUNDING_MARGIN:
+            return np.array(lattice.reciprocal_lattice().abc)  # type: ignore[attr-defined]
+        lengths.append(round(length, 6))
+    return np.array(lengths)
+
+
+def _cross(u: list[float], v: list[float]) -> tuple[float, float, float]:
+    return (u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0])
 
 
 def image_grid(nmin: np.ndarray, nmax: np.ndarray) -> np.ndarray:
     """``itertools.product`` of the per-axis ``np.arange(lo, hi)`` ranges, as float rows."""
-    ranges = [np.arange(lo, hi) for lo, hi in zip(nmin, nmax, strict=True)]
-    grid = np.meshgrid(*ranges, indexing="ij")
-    return np.stack(grid, axis=-1).reshape(-1, 3).astype(np.float64)
+    sizes = [max(0, int(hi - lo)) for lo, hi in zip(nmin.tolist(), nmax.tolist(), strict=True)]
+    offsets = np.indices(sizes, dtype=np.float64).reshape(3, -1).T
+    return offsets + np.asarray(nmin, dtype=np.float64)
 
 
 def image_shifts(images: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """jarvis' ``np.dot(image, matrix)`` for every image row, bit for bit."""
     matrix = np.asarray(matrix)
     shifts = (images @ matrix).reshape(-1, 3)
-    rows = np.unique(np.linspace(0, images.shape[0] - 1, _SHIFT_CHECK_ROWS).astype(np.int64))
-    for row in rows.tolist():
-        if not np.array_equal(np.dot(tuple(images[row]), matrix), shifts[row]):
-            # this BLAS rounds a batched product differently: one call per image, as jarvis
-            return np.array([np.dot(tuple(im), matrix) for im in images]).reshape(-1, 3)
+    count = images.shape[0]
+    rows = sorted({(count - 1) * i // (_SHIFT_CHECK_ROWS - 1) for i in range(_SHIFT_CHECK_ROWS)})
+    expected = [np.dot(tuple(images[row]), matrix) for row in rows if count]
+    if count and not np.array_equal(np.array(expected), shifts[rows]):
+        # this BLAS rounds a batched product differently: one call per image, as jarvis
+        return np.array([np.dot(tuple(im), matrix) for im in images]).reshape(-1, 3)
     return shifts
 
 
@@ -157,13 +257,11 @@ def _tree_candidates(
     """Same pairs as ``_dense_candidates`` through a k-d tree (large cells)."""
     from scipy.spatial import cKDTree
 
-    n = cart.shape[0]
-    points = (shifts[:, None, :] + cart[None, :, :]).reshape(-1, 3)
-    # a point outside the sites' box grown by the radius is near no site
-    lo, hi = cart.min(axis=0) - screen, cart.max(axis=0) + screen
-    kept = np.flatnonzero(np.all((points >= lo) & (points <= hi), axis=1))
+    points = _ImagePoints(np.empty((shifts.shape[0], 3)), shifts, cart)
+    kept = _near_sites(points, screen)
     pairs = cKDTree(cart).sparse_distance_matrix(
-        cKDTree(points[kept]), screen, output_type="ndarray"
+        cKDTree(_flat_points(points)[kept]), screen, output_type="ndarray"
     )
+    n = cart.shape[0]
     point = kept[pairs["j"]]
     return point // n, point % n, pairs["i"].astype(np.int64)
