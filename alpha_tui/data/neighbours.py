@@ -35,7 +35,7 @@ MAX_CUTOFF = 1.0e4  # a cutoff this long means a degenerate cell, not a sparse c
 _DENSE_PAIRS = 30_000  # image x atom x site candidates below which all pairs are screened
 _CHUNK_ELEMENTS = 3_000_000  # float64 elements per dense screening block (~24 MB)
 _SHIFT_CHECK_ROWS = 6
-_ROUNDING_MARGIN = 1e-6  # in units of jarvis' 6th decimal
+_ROUNDING_MARGIN = 1e-6  # in units of the 5th decimal jarvis rounds to
 
 
 def knn_neighbours(
@@ -189,23 +189,26 @@ def _near_sites(points: _ImagePoints, screen: float) -> np.ndarray:
 
 
 def reciprocal_lengths(lattice: object) -> np.ndarray:
-    """jarvis' ``np.array(lattice.reciprocal_lattice().abc)``: lengths rounded to 6 decimals.
+    """jarvis' ``np.array(lattice.reciprocal_lattice().abc)``, without its LAPACK inverse.
 
-    Closed form: row k of 2π inv(L).T is 2π (a_{k+1} x a_{k+2}) / det L. Differs from the
-    LAPACK inverse by a few ulps, so it is exact after rounding unless a length sits
-    within ``_ROUNDING_MARGIN`` of a rounding boundary; then jarvis' own call decides.
+    jarvis builds ``Lattice(2π inv(L).T)``, which rounds the matrix to 5 decimals, and
+    takes its row lengths. Row k of 2π inv(L).T is 2π (a_{k+1} x a_{k+2}) / det L; that
+    closed form differs from LAPACK's by a few ulps, which the rounding erases unless an
+    element sits within ``_ROUNDING_MARGIN`` of a rounding boundary: then jarvis' own
+    call decides.
     """
+    from jarvis.core.lattice import Lattice
+
     a, b, c = np.asarray(lattice.matrix, dtype=np.float64).tolist()  # type: ignore[attr-defined]
     crosses = [_cross(b, c), _cross(c, a), _cross(a, b)]
     det = a[0] * crosses[0][0] + a[1] * crosses[0][1] + a[2] * crosses[0][2]
-    lengths = []
-    for x, y, z in crosses:
-        length = 2 * math.pi * math.sqrt(x * x + y * y + z * z) / abs(det) if det else math.inf
-        micro = length * 1e6
-        if not math.isfinite(micro) or abs(micro - math.floor(micro) - 0.5) < _ROUNDING_MARGIN:
+    scale = 2 * math.pi / det if det else math.inf
+    recp = [[scale * x for x in row] for row in crosses]
+    for value in itertools.chain.from_iterable(recp):
+        scaled = value * 1e5
+        if not math.isfinite(scaled) or abs(scaled - math.floor(scaled) - 0.5) < _ROUNDING_MARGIN:
             return np.array(lattice.reciprocal_lattice().abc)  # type: ignore[attr-defined]
-        lengths.append(round(length, 6))
-    return np.array(lengths)
+    return np.array(Lattice(np.array(recp)).abc)
 
 
 def _cross(u: list[float], v: list[float]) -> tuple[float, float, float]:
