@@ -36,23 +36,21 @@ twice in each direction and a site's degree follows its own k-nearest list.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import itertools
+import functools
+import json
 import math
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from alpha_tui.data.neighbours import knn_neighbours
+
 if TYPE_CHECKING:
     from jarvis.core.atoms import Atoms
 
 GRAPH_FORMAT_VERSION = 1  # bump when the graph semantics or CrystalGraph fields change
 CGCNN_WIDTH = 92
-BOND_TOL = 0.15  # jarvis get_all_neighbors default
-_MAX_CUTOFF = 1.0e4  # a cutoff this long means a degenerate cell, not a sparse crystal
-_CHUNK_ELEMENTS = 3_000_000  # float64 elements per vectorised distance block (~24 MB)
 
 
 @dataclass
@@ -136,7 +134,7 @@ def build_graph(
         raise ValueError("structure has no atoms")
     if max_neighbors < 1 or cutoff <= 0:
         raise ValueError("max_neighbors must be >= 1 and cutoff > 0")
-    site, nbr, image = _knn_neighbours(atoms, float(cutoff), int(max_neighbors))
+    site, nbr, image = knn_neighbours(atoms, float(cutoff), int(max_neighbors))
     u, v, img = _canonical_bonds(site, nbr, image) if canonize else _found_bonds(site, nbr, image)
 
     frac = np.atleast_2d(np.asarray(atoms.frac_coords, dtype=np.float64))
@@ -149,9 +147,10 @@ def build_graph(
     src[1::2], dst[1::2], r[1::2] = v, u, -d
 
     lg_src, lg_dst = line_graph(src, dst, n)
+    elements = list(atoms.elements)
     return CrystalGraph(
-        atomic_numbers=np.asarray(atoms.atomic_numbers, dtype=np.int64).reshape(n),
-        atom_features=cgcnn_features(list(atoms.elements)),
+        atomic_numbers=atomic_numbers(elements),
+        atom_features=cgcnn_features(elements),
         src=src,
         dst=dst,
         r=r.astype(np.float32),
@@ -179,24 +178,46 @@ def line_graph(src: np.ndarray, dst: np.ndarray, num_nodes: int) -> tuple[np.nda
 def bond_cosines(r: np.ndarray, lg_src: np.ndarray, lg_dst: np.ndarray) -> np.ndarray:
     """ALIGNN's angle feature: the angle at the shared atom, between bond a reversed and b."""
     r = np.asarray(r, dtype=np.float64)
-    r1 = -r[lg_src]
-    r2 = r[lg_dst]
-    cos = np.sum(r1 * r2, axis=1) / (np.linalg.norm(r1, axis=1) * np.linalg.norm(r2, axis=1))
-    return np.clip(cos, -1.0, 1.0)
+    length = np.sqrt(np.sum(r * r, axis=1))  # per bond, as np.linalg.norm(-r) per triplet
+    dot = np.sum(-r[lg_src] * r[lg_dst], axis=1)
+    return np.clip(dot / (length[lg_src] * length[lg_dst]), -1.0, 1.0)
 
 
 def cgcnn_features(elements: list[str]) -> np.ndarray:
     """[N, 92] rows of jarvis' own CGCNN table (``atom_init.json``) for each element."""
-    from jarvis.core.specie import get_node_attributes
-
-    rows: dict[str, np.ndarray] = {}
-    for symbol in dict.fromkeys(elements):
-        # jarvis prints a warning and substitutes Z=100's row for elements beyond the table
-        with contextlib.redirect_stdout(io.StringIO()):
-            row = get_node_attributes(symbol, atom_features="cgcnn")
-        rows[symbol] = np.asarray(row, dtype=np.float32)
+    rows = {symbol: _element(symbol)[1] for symbol in dict.fromkeys(elements)}
     out = np.stack([rows[s] for s in elements]) if elements else np.zeros((0, CGCNN_WIDTH))
     return out.astype(np.float32).reshape(len(elements), CGCNN_WIDTH)
+
+
+def atomic_numbers(elements: list[str]) -> np.ndarray:
+    """[N] int64 Z of each element symbol, as jarvis' ``Atoms.atomic_numbers``."""
+    numbers = {symbol: _element(symbol)[0] for symbol in dict.fromkeys(elements)}
+    return np.array([numbers[s] for s in elements], dtype=np.int64).reshape(len(elements))
+
+
+@functools.lru_cache(maxsize=256)
+def _element(symbol: str) -> tuple[int, np.ndarray]:
+    """(Z, CGCNN row) as jarvis' ``get_node_attributes(symbol, "cgcnn")`` looks them up.
+
+    jarvis keys its table by str(Z) and, for elements beyond it, warns and returns the
+    row of "100"; it re-reads the JSON file on every call, so the table is read once.
+    """
+    from jarvis.core.specie import Specie
+
+    z = int(Specie(symbol).element_property("Z"))
+    table = _cgcnn_table()
+    row = np.asarray(table.get(str(z), table["100"]), dtype=np.float32)
+    row.flags.writeable = False
+    return z, row
+
+
+@functools.lru_cache(maxsize=1)
+def _cgcnn_table() -> dict[str, list[float]]:
+    from jarvis.core.specie import cgcnn_feature_json
+
+    with open(cgcnn_feature_json, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def to_dgl(graph: CrystalGraph) -> tuple[Any, Any]:
@@ -218,76 +239,7 @@ def to_dgl(graph: CrystalGraph) -> tuple[Any, Any]:
     return g, lg
 
 
-# --- neighbour search -------------------------------------------------------------
-
-
-def _knn_neighbours(
-    atoms: Atoms, cutoff: float, max_neighbors: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(site, neighbour, image) of every kept neighbour, jarvis ``nearest_neighbor_edges``."""
-    n = int(atoms.num_atoms)
-    lattice = atoms.lattice
-    longest = max(lattice.a, lattice.b, lattice.c)
-    while True:
-        site, nbr, dist, image = _all_neighbours(atoms, cutoff)
-        if np.bincount(site, minlength=n).min() >= max_neighbors:
-            break
-        if cutoff > _MAX_CUTOFF:
-            raise ValueError(
-                f"fewer than {max_neighbors} neighbours within {cutoff:.0f} Å: degenerate cell"
-            )
-        cutoff = longest if cutoff < longest else 2 * cutoff
-
-    order = np.lexsort((dist, site))
-    first = np.searchsorted(site[order], np.arange(n))
-    kth = dist[order][first + max_neighbors - 1]
-    keep = dist <= kth[site]
-    return site[keep], nbr[keep], image[keep]
-
-
-def _all_neighbours(
-    atoms: Atoms, r: float, bond_tol: float = BOND_TOL
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised ``Atoms.get_all_neighbors``: same image range, same float operations."""
-    frac = np.atleast_2d(np.asarray(atoms.frac_coords))
-    cart = np.atleast_2d(np.asarray(atoms.cart_coords))
-    matrix = atoms.lattice_mat
-    recp_len = np.array(atoms.lattice.reciprocal_lattice().abc)
-    maxr = np.ceil((r + bond_tol) * recp_len / (2 * math.pi))
-    nmin = np.floor(np.min(frac, axis=0)) - maxr
-    nmax = np.ceil(np.max(frac, axis=0)) + maxr
-    ranges = [np.arange(x, y) for x, y in zip(nmin, nmax, strict=True)]
-    images = np.array(list(itertools.product(*ranges)), dtype=np.float64).reshape(-1, 3)
-    # one np.dot per image, as jarvis does: a batched matmul may round differently
-    shifts = np.array([np.dot(image, matrix) for image in images]).reshape(-1, 3)
-
-    n = cart.shape[0]
-    chunk = max(1, _CHUNK_ELEMENTS // (3 * n * n))
-    sites: list[np.ndarray] = []
-    nbrs: list[np.ndarray] = []
-    dists: list[np.ndarray] = []
-    which: list[np.ndarray] = []
-    # generous: the screening sum may round differently from the exact one below
-    screen = (r * (1.0 + 1e-9) + 1e-9) ** 2
-    for start in range(0, images.shape[0], chunk):
-        coords = shifts[start : start + chunk, None, :] + cart[None, :, :]  # [m, j, 3]
-        diff = [coords[:, :, None, k] - cart[None, None, :, k] for k in range(3)]  # [m, j, i]
-        m, j, i = np.nonzero(diff[0] * diff[0] + diff[1] * diff[1] + diff[2] * diff[2] <= screen)
-        # the exact distance of the survivors, evaluated as jarvis does: sum(z, -1) ** 0.5
-        z = np.stack([d[m, j, i] for d in diff], axis=-1) ** 2
-        all_dists = np.sum(z, axis=-1) ** 0.5
-        within = (all_dists <= r) & (all_dists > 1e-8) & (all_dists > bond_tol)
-        sites.append(i[within])
-        nbrs.append(j[within])
-        dists.append(all_dists[within])
-        which.append(m[within] + start)
-    image_index = np.concatenate(which)
-    return (
-        np.concatenate(sites).astype(np.int64),
-        np.concatenate(nbrs).astype(np.int64),
-        np.concatenate(dists),
-        np.rint(images[image_index]).astype(np.int64),
-    )
+# --- bonds from neighbours ---------------------------------------------------------
 
 
 def _canonical_bonds(
@@ -298,7 +250,7 @@ def _canonical_bonds(
     u = np.where(swap, nbr, site)
     v = np.where(swap, site, nbr)
     img = np.where(swap[:, None], -image, image)
-    keys = np.unique(np.column_stack([u, v, img]), axis=0)
+    keys = unique_rows(np.column_stack([u, v, img]))
     return keys[:, 0], keys[:, 1], keys[:, 2:].astype(np.float64)
 
 
@@ -306,5 +258,25 @@ def _found_bonds(
     site: np.ndarray, nbr: np.ndarray, image: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """jarvis ``use_canonize=False``: its set per (site, neighbour) of images as found."""
-    keys = np.unique(np.column_stack([site, nbr, image]), axis=0)
+    keys = unique_rows(np.column_stack([site, nbr, image]))
     return keys[:, 0], keys[:, 1], keys[:, 2:].astype(np.float64)
+
+
+def unique_rows(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys, axis=0)`` (same rows, same lexicographic order) for int64 rows.
+
+    Packs each row into one int64 (mixed radix over the columns' ranges), because
+    numpy's row-wise unique sorts structured records and is several times slower.
+    """
+    if keys.shape[0] == 0:
+        return keys
+    lo = keys.min(axis=0)
+    spans = (keys.max(axis=0) - lo + 1).tolist()
+    if math.prod(spans) >= 2**62:
+        return np.unique(keys, axis=0)
+    weights = [math.prod(spans[c + 1 :]) for c in range(len(spans))]
+    codes = np.unique((keys - lo) @ np.array(weights, dtype=np.int64))
+    rows = np.empty((codes.shape[0], keys.shape[1]), dtype=keys.dtype)
+    for c, (weight, span) in enumerate(zip(weights, spans, strict=True)):
+        rows[:, c] = (codes // weight) % span + lo[c]
+    return rows
