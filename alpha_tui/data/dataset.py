@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from alpha_tui.data.graph_cache import GraphCache
 from alpha_tui.data.graphs import CrystalGraph
-from alpha_tui.data.parse_pool import Parsed, iter_parsed
+from alpha_tui.data.parse_pool import MIN_POOL_ITEMS, Parsed, iter_parsed
 from alpha_tui.errors import UserError
 from alpha_tui.problems import Problem
 
@@ -158,6 +158,8 @@ def read_dataset(
             planned.append((line, plan))
             yield plan.path if isinstance(plan, _Pending) else None
 
+    if limit is not None and limit < MIN_POOL_ITEMS:
+        workers = 1  # a few crystals: starting workers would cost more than they save
     with contextlib.closing(iter_parsed(to_parse(), workers)) as parsed_rows:
         while limit is None or len(records) < limit:  # checked first: no parse past it
             parsed = next(parsed_rows, None)

@@ -48,6 +48,7 @@ _PRELOAD = [
     "scipy.spatial",
 ]
 _JOIN_SECONDS = 2.0
+_HELLO = "ready"
 
 Parser = Callable[[Path], "Atoms"]
 
@@ -140,6 +141,11 @@ class _Worker:
     conn: Connection
     pending: deque[int] = field(default_factory=deque)  # indices sent, in order
     alone: bool = False  # running one suspect structure by itself
+    ready: bool = False  # said hello: a death after this is a structure's fault
+
+
+class _PoolBroken(Exception):
+    """A worker died before it could parse anything: no structure is to blame."""
 
 
 class _Pool:
@@ -183,8 +189,25 @@ class _Pool:
                 next_out += 1
             if exhausted and next_out == taken:
                 return
-            self._dispatch()
-            self._receive()
+            try:
+                self._dispatch()
+                self._receive()
+            except _PoolBroken:
+                self.close()
+                yield from self._in_process(next_out, taken, paths)
+                return
+
+    def _in_process(
+        self, start: int, taken: int, paths: Iterator[Path | None]
+    ) -> Iterator[Parsed]:
+        """The rest in this process, when workers cannot start (the session must go on)."""
+        for index in range(start, taken):
+            if index in self._done:
+                yield self._done.pop(index)
+            else:
+                yield parse_one(self._parse, self._paths.pop(index))
+        for path in paths:
+            yield NOT_NEEDED if path is None else parse_one(self._parse, path)
 
     def _dispatch(self) -> None:
         """Suspects first, each alone in a fresh worker; then chunks, two per worker."""
@@ -194,16 +217,18 @@ class _Pool:
             worker.alone = True
             self._send(worker, [index])
         while self._queue:
-            idle = [w for w in self._workers if not w.alone and len(w.pending) < 2 * CHUNK]
-            if not idle and len(self._workers) < self._size:
-                idle = [self._start()]
+            regular = [w for w in self._workers if not w.alone]
+            if len(regular) < self._size:
+                regular.append(self._start())
+            idle = [w for w in regular if len(w.pending) < 2 * CHUNK]
             if not idle:
                 return
             self._send(min(idle, key=lambda w: len(w.pending)), self._queue.popleft())
 
     def _send(self, worker: _Worker, chunk: list[int]) -> None:
         worker.pending.extend(chunk)
-        worker.conn.send([(i, self._paths[i]) for i in chunk])
+        with contextlib.suppress(OSError):  # it died: its sentinel tells, with the cause
+            worker.conn.send([(i, self._paths[i]) for i in chunk])
 
     def _start(self) -> _Worker:
         ours, theirs = self._context.Pipe()
@@ -235,9 +260,14 @@ class _Pool:
     def _take(self, worker: _Worker) -> bool:
         """One answer from ``worker``; False when its pipe closed (it is dying)."""
         try:
-            index, atoms, reason = worker.conn.recv()
+            message = worker.conn.recv()
         except (EOFError, OSError):
             return False
+        if message == _HELLO:
+            worker.ready = True
+            return True
+        index, atoms, reason = message
+        worker.ready = True
         self._record(worker, index, Parsed(atoms, reason))
         if worker.alone and not worker.pending:
             self._retire(worker)
@@ -253,11 +283,17 @@ class _Pool:
         """Answers a dead worker sent before it died are still in the pipe."""
         with contextlib.suppress(EOFError, OSError):
             while worker.conn.poll():
-                index, atoms, reason = worker.conn.recv()
+                message = worker.conn.recv()
+                worker.ready = True
+                if message == _HELLO:
+                    continue
+                index, atoms, reason = message
                 self._record(worker, index, Parsed(atoms, reason))
 
     def _died(self, worker: _Worker) -> None:
         worker.process.join(_JOIN_SECONDS)
+        if not worker.ready:
+            raise _PoolBroken(worker.process.exitcode)
         culprit, rest = worker.pending[0], list(worker.pending)[1:]
         if worker.alone or culprit in self._retried:
             self._done[culprit] = Parsed(
@@ -274,7 +310,7 @@ class _Pool:
 
     def _retire(self, worker: _Worker) -> None:
         self._workers.remove(worker)
-        with contextlib.suppress(OSError, BrokenPipeError):
+        with contextlib.suppress(OSError):
             worker.conn.send(None)
         worker.conn.close()
         if worker.process.exitcode is None:
@@ -299,6 +335,8 @@ class _Pool:
 def _worker_main(conn: Connection, parse: Parser) -> None:
     """Parse chunks until told to stop; native output is kept off the user's terminal."""
     _isolate()
+    with contextlib.suppress(OSError):
+        conn.send(_HELLO)
     while True:
         try:
             chunk = conn.recv()
