@@ -164,3 +164,29 @@ def _nan_cif() -> str:
     site = "  Si  Si2  1  0.250000  0.250000  0.250000  1"
     assert site in text
     return text.replace(site, "  Si  Si2  1  nan  0.250000  0.250000  1")
+
+
+def test_workers_that_cannot_start_leave_the_parsing_to_this_process(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import sys
+    import types
+
+    from alpha_tui.data.structures import read_structure
+
+    # a parser the workers cannot unpickle: its module exists only in this process, so
+    # every worker dies while starting, before it could be blamed on a structure
+    ghost = types.ModuleType("ghost_parser_module")
+    exec("def parse(path):\n    return READ(path)\n", ghost.__dict__)
+    ghost.READ = read_structure
+    ghost.parse.__module__ = "ghost_parser_module"
+    monkeypatch.setitem(sys.modules, "ghost_parser_module", ghost)
+    monkeypatch.setattr(parse_pool, "read_structure", ghost.parse)
+    root, good = _dataset(tmp_path / "d")
+    data = read_dataset(root, workers=2)
+    assert [r.id for r in data.records] == good
+    assert [str(p) for p in data.problems if p.kind == "parse-workers"] == [
+        "[parse-workers]: parser processes could not start (exit code 1); the remaining "
+        "structures were parsed in the main process, without crash isolation"
+    ]
+    assert multiprocessing.active_children() == []

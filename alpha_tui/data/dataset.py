@@ -160,7 +160,8 @@ def read_dataset(
 
     if limit is not None and limit < MIN_POOL_ITEMS:
         workers = 1  # a few crystals: starting workers would cost more than they save
-    with contextlib.closing(iter_parsed(to_parse(), workers)) as parsed_rows:
+    notes: list[str] = []
+    with contextlib.closing(iter_parsed(to_parse(), workers, notes=notes)) as parsed_rows:
         while limit is None or len(records) < limit:  # checked first: no parse past it
             parsed = next(parsed_rows, None)
             if parsed is None:
@@ -181,6 +182,7 @@ def read_dataset(
             if progress is not None:
                 progress(examined, total)
 
+    problems += [Problem("parse-workers", "", note) for note in notes]
     if not records:
         first = problems[0].reason if problems else "no rows"
         where = "" if structure_dir.is_dir() else f"; no {STRUCTURE_DIR}/ folder in {root}"

@@ -85,12 +85,16 @@ def iter_parsed(
     workers: int = 1,
     parse: Parser | None = None,
     min_pool_items: int = MIN_POOL_ITEMS,
+    notes: list[str] | None = None,
 ) -> Iterator[Parsed]:
     """Each path's ``Parsed`` in input order (``NOT_NEEDED`` for ``None``), lazily.
 
     ``workers`` 1 parses in this process. Otherwise a pool starts only once
     ``min_pool_items`` real paths are waiting, so a small or fully cached dataset
-    never pays for it. Closing the iterator early stops the workers.
+    never pays for it. Closing the iterator early stops the workers. If workers cannot
+    start at all the rest is parsed here and ``notes`` gets a line saying so. (Workers
+    import the main module as multiprocessing does: a script calling this needs the
+    ``if __name__ == "__main__":`` guard, or its workers fail to start.)
     """
     parse = parse or read_structure
     source = iter(paths)
@@ -109,7 +113,7 @@ def iter_parsed(
         for path in head:
             yield NOT_NEEDED if path is None else parse_one(parse, path)
         return
-    pool = _Pool(workers, parse)
+    pool = _Pool(workers, parse, notes)
     try:
         yield from pool.run(_chain(head, source))
     finally:
@@ -151,7 +155,8 @@ class _PoolBroken(Exception):
 class _Pool:
     """Workers fed chunks of (index, path); each structure answered in its own message."""
 
-    def __init__(self, workers: int, parse: Parser) -> None:
+    def __init__(self, workers: int, parse: Parser, notes: list[str] | None = None) -> None:
+        self._notes = notes
         self._context = multiprocessing.get_context(START_METHOD)
         if START_METHOD == "forkserver":
             self._context.set_forkserver_preload(_PRELOAD)
@@ -192,8 +197,13 @@ class _Pool:
             try:
                 self._dispatch()
                 self._receive()
-            except _PoolBroken:
+            except _PoolBroken as exc:
                 self.close()
+                if self._notes is not None:
+                    self._notes.append(
+                        f"parser processes could not start ({exc}); the remaining "
+                        "structures were parsed in the main process, without crash isolation"
+                    )
                 yield from self._in_process(next_out, taken, paths)
                 return
 
@@ -293,7 +303,8 @@ class _Pool:
     def _died(self, worker: _Worker) -> None:
         worker.process.join(_JOIN_SECONDS)
         if not worker.ready:
-            raise _PoolBroken(worker.process.exitcode)
+            code = worker.process.exitcode
+            raise _PoolBroken(f"signal {-code}" if code and code < 0 else f"exit code {code}")
         culprit, rest = worker.pending[0], list(worker.pending)[1:]
         if worker.alone or culprit in self._retried:
             self._done[culprit] = Parsed(
