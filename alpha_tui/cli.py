@@ -56,6 +56,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--cache-dir", type=Path, help="graph/text cache (default ~/.cache/alpha-tui)"
     )
     data.add_argument(
+        "--workers",
+        type=int,
+        help="processes parsing structure files (default: the usable cores; 1: in this "
+        "process, without crash isolation)",
+    )
+    data.add_argument(
         "--graph-canonize",
         choices=("true", "false"),
         default="true",
@@ -162,6 +168,8 @@ def run_options(args: argparse.Namespace):
         raise UserError("--batch-size must be at least 1")
     if args.limit is not None and args.limit < 1:
         raise UserError("--limit must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers {args.workers}: give 1 or more processes")
     containers = tuple(c.strip() for c in args.layer_containers.split(",") if c.strip())
     return RunOptions(
         checkpoint=checkpoint,
@@ -179,6 +187,7 @@ def run_options(args: argparse.Namespace):
         trust_checkpoint=args.trust_checkpoint,
         cache_dir=args.cache_dir,
         graph_canonize=args.graph_canonize == "true",
+        workers=args.workers,
         names=HookNames(layer_containers=containers, text_projection=args.text_projection_name),
     )
 

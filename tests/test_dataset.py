@@ -266,7 +266,7 @@ def test_header_only_csv_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_second_open_with_graph_cache_parses_no_structure(tmp_path: Path, monkeypatch) -> None:
-    from alpha_tui.data import dataset as dataset_module
+    from alpha_tui.data import parse_pool
     from alpha_tui.data.graph_cache import GraphCache
     from alpha_tui.data.graphs import build_graph
 
@@ -284,7 +284,7 @@ def test_second_open_with_graph_cache_parses_no_structure(tmp_path: Path, monkey
             raise AssertionError(f"parsed {path} although its graph is cached")
         return read_structure(path)  # the unparsable one is still read and still skipped
 
-    monkeypatch.setattr(dataset_module, "read_structure", no_parsing)
+    monkeypatch.setattr(parse_pool, "read_structure", no_parsing)  # the parser rows use
     second = read_dataset(csv_path, graph_cache=cache)
     assert [r.id for r in second.records] == [r.id for r in first.records]
     assert [p.reason for p in second.problems] == [p.reason for p in first.problems]

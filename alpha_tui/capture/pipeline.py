@@ -28,6 +28,7 @@ from alpha_tui.checkpoint.loader import load_checkpoint
 from alpha_tui.data.dataset import read_dataset
 from alpha_tui.data.graph_cache import GraphCache
 from alpha_tui.data.graphs import build_graph
+from alpha_tui.data.parse_pool import usable_cores
 from alpha_tui.data.text_embeddings import text_embeddings_for
 from alpha_tui.data.text_normalize import TextPreprocessing, choose_preprocessing
 from alpha_tui.data.text_tokens import TokenStates, cls_from_tokens, text_tokens_for
@@ -58,6 +59,7 @@ class RunOptions:
     # jarvis use_canonize: True as the users trained; False as their extraction scripts ran.
     graph_canonize: bool = True
     shard: tuple[int, int] | None = None  # (rank, world size) of a sharded extract
+    workers: int | None = None  # structure-parsing processes; None: the usable cores
 
 
 def bundled_inputs(checkpoint: Path) -> tuple[Path | None, Path | None]:
@@ -138,6 +140,7 @@ def run_pipeline(
         limit=options.limit,
         progress=lambda d, t: report(d, t, "structures"),
         graph_cache=graph_cache,
+        workers=options.workers or usable_cores(),
     )
     records = dataset.records
     graphs = []

@@ -13,18 +13,20 @@ reason the user can act on; bad rows are never fatal and never dropped silently.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alpha_tui.data.graph_cache import GraphCache
 from alpha_tui.data.graphs import CrystalGraph
-from alpha_tui.data.structures import StructureError, read_structure
+from alpha_tui.data.parse_pool import MIN_POOL_ITEMS, Parsed, iter_parsed
 from alpha_tui.errors import UserError
 from alpha_tui.problems import Problem
 
@@ -118,12 +120,15 @@ def read_dataset(
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     graph_cache: GraphCache | None = None,
+    workers: int = 1,
 ) -> Dataset:
     """Usable crystals of a dataset folder or CSV, with a Problem for every skipped row.
 
     With a ``graph_cache``, a structure whose graph is cached (same file bytes) is not
     parsed again: parsing CIFs with spglib's primitive reduction is the slow part of a
     second open, and the cached graph knows its atom count for ``max_atoms``.
+    ``workers`` > 1 parses in that many processes (``parse_pool``): same records, same
+    order, and a structure that crashes its parser becomes a skipped row.
     """
     root, csv_path = resolve_data_path(path)
     header, rows = _read_csv(csv_path)
@@ -144,23 +149,40 @@ def read_dataset(
     first_row_of: dict[str, int] = {}
     total = len(rows)
     examined = 0
-    for line, row in rows:
-        if limit is not None and len(records) >= limit:
-            break
-        examined += 1
-        record, reason, rid = _read_row(
-            line, row, columns, search_dirs, root, max_atoms, graph_cache
-        )
-        if record is not None and record.id in first_row_of:
-            record, reason = None, f"duplicate id (first at row {first_row_of[record.id]})"
-        if record is None:
-            problems.append(Problem("skipped-row", rid, f"row {line}: {reason}"))
-        else:
-            first_row_of[record.id] = line
-            records.append(record)
-        if progress is not None:
-            progress(examined, total)
+    planned: deque[tuple[int, _Plan]] = deque()
 
+    def to_parse() -> Iterator[Path | None]:
+        """Each row's structure path when it needs parsing (None: answered or cached)."""
+        for line, row in rows:
+            plan = _plan_row(row, columns, search_dirs, root, max_atoms, graph_cache)
+            planned.append((line, plan))
+            yield plan.path if isinstance(plan, _Pending) else None
+
+    if limit is not None and limit < MIN_POOL_ITEMS:
+        workers = 1  # a few crystals: starting workers would cost more than they save
+    notes: list[str] = []
+    with contextlib.closing(iter_parsed(to_parse(), workers, notes=notes)) as parsed_rows:
+        while limit is None or len(records) < limit:  # checked first: no parse past it
+            parsed = next(parsed_rows, None)
+            if parsed is None:
+                break
+            line, plan = planned.popleft()
+            examined += 1
+            if isinstance(plan, _Pending):
+                record, reason, rid = _finish_row(plan, parsed, max_atoms)
+            else:
+                record, reason, rid = plan
+            if record is not None and record.id in first_row_of:
+                record, reason = None, f"duplicate id (first at row {first_row_of[record.id]})"
+            if record is None:
+                problems.append(Problem("skipped-row", rid, f"row {line}: {reason}"))
+            else:
+                first_row_of[record.id] = line
+                records.append(record)
+            if progress is not None:
+                progress(examined, total)
+
+    problems += [Problem("parse-workers", "", note) for note in notes]
     if not records:
         first = problems[0].reason if problems else "no rows"
         where = "" if structure_dir.is_dir() else f"; no {STRUCTURE_DIR}/ folder in {root}"
@@ -330,16 +352,31 @@ def _parse_float(text: str) -> float | None:
 # --- rows ---------------------------------------------------------------------------
 
 
-def _read_row(
-    line: int,
+@dataclass(frozen=True)
+class _Pending:
+    """A row whose structure file still has to be parsed."""
+
+    rid: str
+    formula: str
+    target: float
+    text: str
+    path: Path
+    cache_key: str | None
+
+
+_Answer = tuple[CrystalRecord | None, str, str]  # (record, "", id) or (None, reason, id)
+_Plan = _Pending | _Answer
+
+
+def _plan_row(
     row: Sequence[str],
     columns: ColumnMap,
     search_dirs: Sequence[Path],
     root: Path,
     max_atoms: int,
     graph_cache: GraphCache | None = None,
-) -> tuple[CrystalRecord | None, str, str]:
-    """(record, "", id) or (None, reason, id) for one CSV row."""
+) -> _Pending | _Answer:
+    """Everything about a row that needs no parsing: its answer, or what to parse."""
     needed = max(
         c for c in (columns.id, columns.formula, columns.target, columns.text) if c is not None
     )
@@ -362,30 +399,41 @@ def _read_row(
         expected = search_dirs[0] / f"{rid}.cif"
         return None, f"CIF missing ({_relative(expected, root)})", rid
     key, graph = graph_cache.lookup(path) if graph_cache is not None else (None, None)
-    atoms = None
-    if graph is not None:
-        n_atoms = graph.num_nodes
-    else:
-        try:
-            atoms = read_structure(path)
-        except StructureError as exc:
-            return None, exc.reason, rid
-        n_atoms = int(atoms.num_atoms)
-    if n_atoms > max_atoms:
-        return None, f"{n_atoms} atoms > --max-atoms {max_atoms}", rid
     formula = row[columns.formula] if columns.formula is not None else ""
+    pending = _Pending(rid, formula, target, row[columns.text], path, key)
+    if graph is None:
+        return pending
+    return _record(pending, None, graph.num_nodes, graph, max_atoms)
+
+
+def _finish_row(pending: _Pending, parsed: Parsed, max_atoms: int) -> _Answer:
+    """The row's answer once its structure is parsed."""
+    if parsed.atoms is None:
+        return None, parsed.reason, pending.rid
+    return _record(pending, parsed.atoms, int(parsed.atoms.num_atoms), None, max_atoms)
+
+
+def _record(
+    pending: _Pending,
+    atoms: Atoms | None,
+    n_atoms: int,
+    graph: CrystalGraph | None,
+    max_atoms: int,
+) -> _Answer:
+    if n_atoms > max_atoms:
+        return None, f"{n_atoms} atoms > --max-atoms {max_atoms}", pending.rid
     record = CrystalRecord(
-        id=rid,
-        formula=formula,
-        target=target,
-        text=row[columns.text],
-        path=path,
+        id=pending.rid,
+        formula=pending.formula,
+        target=pending.target,
+        text=pending.text,
+        path=pending.path,
         atoms=atoms,
         n_atoms=n_atoms,
         graph=graph,
-        cache_key=key,
+        cache_key=pending.cache_key,
     )
-    return record, "", rid
+    return record, "", pending.rid
 
 
 def find_structure(rid: str, search_dirs: Sequence[Path]) -> Path | None:
