@@ -66,3 +66,23 @@ def test_text_effect_reopens_from_the_store_without_a_model(setup, capsys, monke
     )
     # and the automatic reopen of the checkpoint finds them too
     assert report(capsys, args)["text_effect"] == first["text_effect"]
+
+
+def test_overview_names_the_checkpoint_path_the_capture_saw(setup, capsys, monkeypatch):
+    pytest.importorskip("textual")  # the Overview's rows; the DGL lane has no textual
+    from alpha_tui.analysis.session import AnalysisSession
+    from alpha_tui.store.reader import open_store
+    from alpha_tui.tui.panes.overview import overview_rows
+
+    root, args = setup
+    report(capsys, args)
+    moved = root / "moved.pt"
+    moved.write_bytes((root / "model.pt").read_bytes())
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *_a, **_k: pytest.fail("no reuse"))
+    again = report(capsys, [str(moved), *args[1:]])  # same bytes: the store is reused
+    assert again["store"] is not None
+    (store,) = stores_dir(root / "cache").iterdir()
+    rows = {(s, k): v for s, k, v in overview_rows(AnalysisSession(open_store(store)))}
+    shown = rows[("store", "checkpoint at capture")]
+    assert shown.startswith(f"{(root / 'model.pt').resolve()} (the path when captured")
+    assert rows[("checkpoint", "path")] == str((root / "model.pt").resolve())
