@@ -157,7 +157,15 @@ def main() -> None:
     parser.add_argument("--embeddings", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--trim-slack", type=float, help="HeapTrimmer slack in MiB (a what-if)")
     args = parser.parse_args()
+    if args.trim_slack is not None:
+        import functools
+
+        import alpha_tui.capture.run as capture_run
+        from alpha_tui.capture.memory import HeapTrimmer
+
+        capture_run.HeapTrimmer = functools.partial(HeapTrimmer, slack_mib=args.trim_slack)
     if args.mode == "capture":
         result = probe_capture(args.base, args.copies, args.cache_dir)
     else:
