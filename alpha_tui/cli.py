@@ -283,6 +283,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 
         handle = live_model(args, handles, progress, cancel)
         run_text_effect(handle, caches[-1], fusion, progress=progress, cancel=cancel)
+        keep_text_effects(caches[-1])
 
     app = AlphaTuiApp(
         loader=loader,
@@ -313,8 +314,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     parse_reduction(args.reduction)
     handles: list = []
     cache = load_activations(args, tty_progress, on_model=handles.append)
-    if args.text_effect:
+    if args.text_effect and set(cache.fusion_modules) - set(cache.counterfactuals):
         run_all_text_effects(live_model(args, handles, tty_progress), cache)
+        keep_text_effects(cache)
     session = AnalysisSession(cache)
     report = build_report(session, reduction=args.reduction, fusion=args.fusion)
     if args.json:
@@ -331,7 +333,17 @@ def run_all_text_effects(handle, cache) -> None:
     from alpha_tui.capture.patching import run_text_effect
 
     for fusion in cache.fusion_modules:
-        run_text_effect(handle, cache, fusion, progress=tty_progress)
+        if fusion not in cache.counterfactuals:  # kept in the store by an earlier run
+            run_text_effect(handle, cache, fusion, progress=tty_progress)
+
+
+def keep_text_effects(cache) -> None:
+    """Write the re-runs into the session's store, so a reopen shows them without a model."""
+    from alpha_tui.store.counterfactuals import save_all_counterfactuals
+
+    note = save_all_counterfactuals(cache)
+    if note:
+        cache.meta.setdefault("notes", []).append(note)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

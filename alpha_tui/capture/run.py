@@ -29,6 +29,7 @@ from alpha_tui.capture.hooks import (
     hooks_attached,
 )
 from alpha_tui.capture.memory import HeapTrimmer
+from alpha_tui.capture.rows import RowTable
 from alpha_tui.data.batching import collate
 from alpha_tui.data.graphs import CrystalGraph
 from alpha_tui.errors import UserError
@@ -55,14 +56,9 @@ class CaptureInput:
 
 @dataclass
 class _Accumulator:
-    """Per-batch pieces, concatenated once at the end."""
+    """Per-atom results in their final arrays (capture/rows.py), keyed by (kind, name...)."""
 
-    gates: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    fusion_norm: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    ln_change: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    layer_norm: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    cos: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
-    null: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
+    rows: RowTable
     widths: dict[str, int] = field(default_factory=dict)  # in first-seen order
 
     @property
@@ -139,8 +135,8 @@ def _cosine(x: torch.Tensor, t: torch.Tensor) -> np.ndarray:
     return F.cosine_similarity(x, t, dim=1, eps=1e-8).float().cpu().numpy()
 
 
-def _cat(parts: list[np.ndarray], dtype: type = np.float32) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+def _norm(x: torch.Tensor) -> np.ndarray:
+    return x.norm(dim=1).float().cpu().numpy()
 
 
 def capture(
@@ -182,7 +178,8 @@ def capture(
             "'gate' and 'text_transform' children; use --layer-containers to name them"
         )
     perm = derangement(n)
-    acc = _Accumulator()
+    acc = _Accumulator(RowTable(sum(len(g.atomic_numbers) for g in data.graphs[lo:hi])))
+    put = acc.rows.put
     predictions: list[np.ndarray] = []
     # Per batch: each source's text gathered per atom (own crystal, and null partner).
     batch_text: dict[str, torch.Tensor] = {}
@@ -195,13 +192,13 @@ def capture(
 
         def record_layer(name: str, x: torch.Tensor) -> None:
             acc.widths.setdefault(name, int(x.shape[1]))
-            acc.layer_norm.setdefault(name, []).append(x.norm(dim=1).float().cpu().numpy())
+            put(("norm", name), _norm(x))
             for source, text in batch_text.items():
                 if text.shape[1] != x.shape[1]:
                     continue
-                acc.cos.setdefault((name, source), []).append(_cosine(x, text))
+                put(("cos", name, source), _cosine(x, text))
                 if source in batch_null:
-                    acc.null.setdefault((name, source), []).append(_cosine(x, batch_null[source]))
+                    put(("null", name, source), _cosine(x, batch_null[source]))
 
         def layer_hook(name: str):
             def hook(_module: nn.Module, _args: tuple, output: object) -> None:
@@ -212,19 +209,18 @@ def capture(
         def fusion_hook(name: str):
             def hook(_module: nn.Module, args: tuple, output: object) -> None:
                 x_in = args[0]
-                acc.fusion_norm.setdefault(name, []).append(x_in.norm(dim=1).float().cpu().numpy())
+                put(("fusion_norm", name), _norm(x_in))
                 out = first_tensor(output)
                 norm = getattr(_module, "layer_norm", None)
                 if isinstance(norm, nn.Module):
-                    change = (out - norm(x_in)).norm(dim=1).float().cpu().numpy()
-                    acc.ln_change.setdefault(name, []).append(change)
+                    put(("ln_change", name), _norm(out - norm(x_in)))
                 record_layer(name, out)
 
             return hook
 
         def gate_hook(name: str):
             def hook(_module: nn.Module, _args: tuple, output: object) -> None:
-                acc.gates.setdefault(name, []).append(first_tensor(output).float().cpu().numpy())
+                put(("gate", name), first_tensor(output).float().cpu().numpy())
 
             return hook
 
@@ -251,6 +247,7 @@ def capture(
                     if null_index is not None:
                         batch_null[source] = text[null_index[crystal_of_atom]]
                 out = model(batch)
+                acc.rows.offset += int(counts.sum())
                 if out is not None and prediction_available:
                     predictions.append(out.reshape(stop - start, -1)[:, 0].double().cpu().numpy())
                 del batch, out
@@ -277,8 +274,8 @@ def capture(
                 source.name,
                 info.width,
                 source.width,
-                _cat(acc.cos[key]) if key in acc.cos else None,
-                _cat(acc.null[key]) if key in acc.null else None,
+                acc.rows.get(("cos", *key)) if ("cos", *key) in acc.rows else None,
+                acc.rows.get(("null", *key)) if ("null", *key) in acc.rows else None,
             )
     pred = np.concatenate(predictions) if predictions and prediction_available else None
     cache = ActivationCache(
@@ -290,19 +287,23 @@ def capture(
         atom_crystal=np.repeat(np.arange(hi - lo, dtype=np.int32), atom_counts),
         atomic_numbers=np.concatenate([g.atomic_numbers for g in graphs]).astype(np.int16),
         fusion_modules=fusion_modules,
-        gates={f: _cat(acc.gates[f]) for f in fusion_modules},
+        gates={f: acc.rows.get(("gate", f)) for f in fusion_modules},
         text_transform={
             f: sources[f"{f}.{names.text_transform_child}"][lo:hi].float().cpu().numpy()
             for f in fusion_modules
         },
-        fusion_input_norm={f: _cat(acc.fusion_norm[f]) for f in fusion_modules},
+        fusion_input_norm={f: acc.rows.get(("fusion_norm", f)) for f in fusion_modules},
         layers=layer_infos,
-        layer_norms={info.name: _cat(acc.layer_norm[info.name]) for info in layer_infos},
+        layer_norms={info.name: acc.rows.get(("norm", info.name)) for info in layer_infos},
         text_sources=text_sources,
         flows=flows,
         null_permutation=perm,
         predictions=pred,
-        fusion_ln_change={f: _cat(acc.ln_change[f]) for f in fusion_modules if f in acc.ln_change},
+        fusion_ln_change={
+            f: acc.rows.get(("ln_change", f))
+            for f in fusion_modules
+            if ("ln_change", f) in acc.rows
+        },
         text_scale=text_scales(model, fusion_modules),
     )
     cache.meta["problems"] = [p.to_dict() for p in non_finite_problems(cache)]

@@ -75,6 +75,12 @@ def graph_canonize_text(canonize: bool) -> str:
     )
 
 
+def capture_checkpoint_text(ckpt: dict[str, Any]) -> str:
+    """Stores are keyed by checkpoint bytes, so the path is the one the capture saw."""
+    path = ckpt.get("path", "unknown (not recorded)")
+    return f"{path} (the path when captured; a copy with the same SHA-256 reuses the store)"
+
+
 def overview_rows(session: Any) -> list[tuple[str, str, str]]:
     cache = session.cache
     meta: dict[str, Any] = cache.meta or {}
@@ -94,6 +100,7 @@ def overview_rows(session: Any) -> list[tuple[str, str, str]]:
     if store:  # first: whoever reads the screen should know no model ran
         captured = f"captured {store.get('created')} on {store.get('device')}"
         rows.insert(0, ("store", "activations", f"from store {store.get('path')}, {captured}"))
+        rows.insert(1, ("store", "checkpoint at capture", capture_checkpoint_text(ckpt)))
     rows += [
         ("run", "device", str(meta.get("device", "—"))),
         ("run", "backend", str(meta.get("backend", "—"))),
