@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from alpha_tui.capture.cache import ActivationCache
+from alpha_tui.capture.cache import TRANSIENT, ActivationCache
 from alpha_tui.errors import UserError
 from alpha_tui.store.layout import ARRAY_DIR, safe_name
 
@@ -72,11 +72,37 @@ def encode_cache(cache: ActivationCache) -> tuple[dict[str, Any], dict[str, np.n
     """(field tree for the manifest, relative file name -> array)."""
     encoder = _Encoder()
     fields = {}
-    for f in dataclasses.fields(cache):
+    for f in stored_fields():
         value = getattr(cache, f.name)
         plain = f.name == PLAIN_FIELD
         fields[f.name] = _plain(value) if plain else encoder.encode(value, [f.name])
     return fields, encoder.arrays
+
+
+def stored_fields() -> list[dataclasses.Field]:
+    """The cache's fields a store holds: all but in-memory handles (``checks``)."""
+    return [f for f in dataclasses.fields(ActivationCache) if not f.metadata.get(TRANSIENT)]
+
+
+def field_files(fields: dict[str, Any]) -> dict[str, list[str]]:
+    """Top-level field name -> the array files under it, read from the manifest tree."""
+
+    def walk(node: Any, out: list[str]) -> None:
+        if isinstance(node, dict):
+            if ARRAY in node:
+                out.append(node[ARRAY])
+                return
+            for value in node.values():
+                walk(value, out)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, out)
+
+    found: dict[str, list[str]] = {}
+    for name, node in fields.items():
+        if name != PLAIN_FIELD:
+            walk(node, found.setdefault(name, []))
+    return found
 
 
 def _plain(value: Any) -> Any:
@@ -97,7 +123,7 @@ LoadArray = Callable[[str], np.ndarray]
 def decode_cache(fields: dict[str, Any], load: LoadArray) -> ActivationCache:
     hints = typing.get_type_hints(ActivationCache)
     kwargs = {}
-    for f in dataclasses.fields(ActivationCache):
+    for f in stored_fields():
         if f.name not in fields:
             if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
                 continue  # an older store without a newer optional field: the default holds
