@@ -169,3 +169,16 @@ def test_threads_and_chunks_change_no_bit(cache, monkeypatch, name):
         np.testing.assert_allclose(threaded, one_pass, rtol=1e-10, atol=1e-12)
     else:
         np.testing.assert_array_equal(threaded, one_pass)
+
+
+@pytest.mark.parametrize("h", [1, 2, 7, 32, 256])
+def test_row_sort_median_and_quantile_equal_numpy(h):
+    rng = np.random.default_rng(h)
+    g = rng.random((300, h), dtype=np.float32)
+    g[:40] = np.round(g[:40] * 4) / 4  # ties
+    g[5, 0] = np.nan  # a NaN row is NaN, as numpy gives
+    x = g.astype(np.float64)
+    np.testing.assert_array_equal(reduce_gates("median", g), np.median(x, axis=1))
+    for q in (0.0, 0.1, 0.25, 0.5, 0.9, 0.97, 1.0):
+        expected = np.quantile(x, q, axis=1, method="linear")
+        np.testing.assert_array_equal(reduce_gates(f"quantile:{q}", g), expected, err_msg=str(q))

@@ -48,7 +48,14 @@ from alpha_tui.analysis.reductions import (
     reduce_gates,
 )
 from alpha_tui.analysis.scale_balance import ScaleBalance, scale_balance
-from alpha_tui.analysis.statistics import AlphaStats, Histogram, alpha_stats, histogram
+from alpha_tui.analysis.statistics import (
+    AlphaStats,
+    Histogram,
+    SortedValues,
+    alpha_stats,
+    histogram,
+    sorted_values,
+)
 from alpha_tui.analysis.text_effect import ConditionEffect, text_effects
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
@@ -58,6 +65,9 @@ class AnalysisSession:
     def __init__(self, cache: ActivationCache) -> None:
         self.cache = cache
         self._memo: dict[tuple[Any, ...], Any] = {}
+        # the sorted alpha of the last reduction shown: its statistics and histogram
+        # share one sort; one entry only, since each is 8 bytes per atom
+        self._last_sorted: tuple[tuple[str, str], SortedValues] | None = None
 
     # ------------------------------------------------------------------ inventory
     @property
@@ -135,10 +145,19 @@ class AnalysisSession:
     def injection(self, fusion: str) -> np.ndarray:
         return self.alpha(fusion, "injection")
 
+    def _sorted(self, fusion: str, spec: ReductionSpec) -> SortedValues:
+        key = (fusion, spec.name)
+        last = self._last_sorted
+        if last is not None and last[0] == key:
+            return last[1]
+        values = sorted_values(self.alpha(fusion, spec))
+        self._last_sorted = (key, values)
+        return values
+
     def stats(self, fusion: str, reduction: str | ReductionSpec) -> AlphaStats:
         spec = parse_reduction(reduction)
         return self._cached(
-            ("stats", fusion, spec.name), lambda: alpha_stats(self.alpha(fusion, spec))
+            ("stats", fusion, spec.name), lambda: alpha_stats(self._sorted(fusion, spec))
         )
 
     def histogram(self, fusion: str, reduction: str | ReductionSpec, bins: int = 40) -> Histogram:
@@ -146,7 +165,7 @@ class AnalysisSession:
         rng = (0.0, 1.0) if in_unit_interval(spec) else None
         return self._cached(
             ("histogram", fusion, spec.name, bins),
-            lambda: histogram(self.alpha(fusion, spec), bins=bins, range=rng),
+            lambda: histogram(self._sorted(fusion, spec), bins=bins, range=rng),
         )
 
     def gate_moments(self, fusion: str) -> GateMoments:
