@@ -10,7 +10,7 @@ This module must not import torch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -69,6 +69,38 @@ class CounterfactualRun:
     seconds: float = float("nan")
 
 
+#: Field metadata key: a field that lives in memory only (the store codec skips it).
+TRANSIENT = "transient"
+
+
+class ArrayChecks(Protocol):
+    """Verdicts on the files behind memory-mapped arrays (a store's lazy SHA-256 checks).
+
+    Each call returns once the named data is verified, or raises the one-line
+    UserError naming the damaged file; readers call it before computing a result.
+    """
+
+    def require(self, *arrays: np.ndarray | None) -> None: ...
+
+    def require_fields(self, *names: str) -> None: ...
+
+    def require_all(self) -> None: ...
+
+
+@dataclass
+class PrecomputedAlpha:
+    """Per-atom reductions computed once when a store was written, so a switch reads 8 MB.
+
+    ``definitions`` is the ``reductions.DEFINITIONS`` version they were computed under;
+    a session uses them only when it equals its own, so a changed definition is never
+    served from an older store. values: fusion module -> reduction name -> [A] float64,
+    the very array ``reduce_gates`` returns (same function, same bits).
+    """
+
+    definitions: int
+    values: dict[str, dict[str, np.ndarray]]
+
+
 @dataclass
 class ActivationCache:
     # per crystal (C)
@@ -100,6 +132,12 @@ class ActivationCache:
     meta: dict[str, Any] = field(default_factory=dict)  # JSON-able run facts
     # fusion module -> counterfactual re-runs, filled on demand (capture/patching.py)
     counterfactuals: dict[str, CounterfactualRun] = field(default_factory=dict)
+    # reductions precomputed by the store writer; None for a fresh capture or an old store
+    precomputed: PrecomputedAlpha | None = None
+    # lazy checksum verdicts of the store the arrays are mapped from; None in memory
+    checks: ArrayChecks | None = field(
+        default=None, repr=False, compare=False, metadata={TRANSIENT: True}
+    )
 
     @property
     def n_crystals(self) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from alpha_tui.capture.cache import ActivationCache
+from alpha_tui.capture.cache import TRANSIENT, ActivationCache
 from alpha_tui.errors import UserError
 from alpha_tui.store.layout import ARRAY_DIR, safe_name
 
@@ -72,11 +72,37 @@ def encode_cache(cache: ActivationCache) -> tuple[dict[str, Any], dict[str, np.n
     """(field tree for the manifest, relative file name -> array)."""
     encoder = _Encoder()
     fields = {}
-    for f in dataclasses.fields(cache):
+    for f in stored_fields():
         value = getattr(cache, f.name)
         plain = f.name == PLAIN_FIELD
         fields[f.name] = _plain(value) if plain else encoder.encode(value, [f.name])
     return fields, encoder.arrays
+
+
+def stored_fields() -> list[dataclasses.Field]:
+    """The cache's fields a store holds: all but in-memory handles (``checks``)."""
+    return [f for f in dataclasses.fields(ActivationCache) if not f.metadata.get(TRANSIENT)]
+
+
+def field_files(fields: dict[str, Any]) -> dict[str, list[str]]:
+    """Top-level field name -> the array files under it, read from the manifest tree."""
+
+    def walk(node: Any, out: list[str]) -> None:
+        if isinstance(node, dict):
+            if ARRAY in node:
+                out.append(node[ARRAY])
+                return
+            for value in node.values():
+                walk(value, out)
+        elif isinstance(node, list) and not set(map(type, node)) <= _JSON_SCALARS:
+            for value in node:  # (10^5 crystal ids and formulas are skipped in C above)
+                walk(value, out)
+
+    found: dict[str, list[str]] = {}
+    for name, node in fields.items():
+        if name != PLAIN_FIELD:
+            walk(node, found.setdefault(name, []))
+    return found
 
 
 def _plain(value: Any) -> Any:
@@ -92,12 +118,14 @@ def _plain(value: Any) -> Any:
 
 
 LoadArray = Callable[[str], np.ndarray]
+_SCALARS = (str, int, float, bool)  # decoded as the JSON gives them, item by item or not
+_JSON_SCALARS = {str, int, float, bool, type(None)}
 
 
 def decode_cache(fields: dict[str, Any], load: LoadArray) -> ActivationCache:
     hints = typing.get_type_hints(ActivationCache)
     kwargs = {}
-    for f in dataclasses.fields(ActivationCache):
+    for f in stored_fields():
         if f.name not in fields:
             if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
                 continue  # an older store without a newer optional field: the default holds
@@ -131,6 +159,8 @@ def _decode(node: Any, hint: Any, load: LoadArray) -> Any:
             _decode(k, key_hint, load): _decode(v, value_hint, load) for k, v in node[MAPPING]
         }
     if origin is list:
+        if args and args[0] in _SCALARS:  # 10^5 crystal ids: per-item decode took 2 s
+            return list(node)
         return [_decode(v, args[0] if args else Any, load) for v in node]
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:

@@ -21,9 +21,9 @@ from typing import Any
 from alpha_tui.errors import UserError
 from alpha_tui.store.layout import (
     INCOMPLETE,
+    KEY_SCHEMA_VERSION,
     MANIFEST,
     PARTIAL_PREFIX,
-    SCHEMA_VERSION,
     is_store,
     sha256_file,
 )
@@ -141,7 +141,7 @@ def key_document(inputs: StoreInputs) -> dict[str, Any]:
     if inputs.text_tokens is not None:
         text["tokens_file"] = input_digest(inputs.text_tokens, "--text-tokens")
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": KEY_SCHEMA_VERSION,
         "checkpoint_sha256": input_digest(inputs.checkpoint, "checkpoint"),
         "data_sha256": data_hash(inputs.data) if inputs.data is not None else None,
         "text": text,

@@ -12,7 +12,12 @@ import re
 from pathlib import Path
 
 SCHEMA_NAME = "alpha-tui.store"
-SCHEMA_VERSION = 1
+#: 2 adds arrays/precomputed.*.npy (reductions precomputed at write time); version 1
+#: stores are still read (they lack them: reductions are computed from the gates).
+SCHEMA_VERSION = 2
+#: The schema part of the automatic cache key: bumped only when a reader can no longer
+#: read older stores, so an upgrade does not recapture a cache that still opens.
+KEY_SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 INCOMPLETE = "INCOMPLETE"
 ARRAY_DIR = "arrays"

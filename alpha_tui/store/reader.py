@@ -1,7 +1,14 @@
-"""Opening a store: schema, presence, size and shape checked at once; checksums on request.
+"""Opening a store: schema, presence, size and shape checked at once; checksums before use.
 
 Every failure is one line naming the file and what to do. Arrays are memory-mapped
 read-only, so opening a gigabyte of gates costs page-table entries, not memory.
+
+Checksums are lazy but sure (``verify.StoreChecks``): the small per-crystal and
+per-atom index arrays that report, export and the panes read directly are hashed
+before ``open_store`` returns; every other file (gates, text vectors, norms, flows,
+precomputed reductions) is hashed by a background thread started here, and the
+analysis session waits for a file's verdict before its first result from it.
+``lazy=False`` hashes everything up front (shards before a merge or a resume).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import numpy as np
 
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
-from alpha_tui.store.codec import decode_cache
+from alpha_tui.store.codec import decode_cache, field_files
 from alpha_tui.store.layout import (
     INCOMPLETE,
     MANIFEST,
@@ -22,8 +29,19 @@ from alpha_tui.store.layout import (
     SCHEMA_VERSION,
     sha256_file,
 )
+from alpha_tui.store.verify import RECAPTURE, StoreChecks
 
-RECAPTURE = "rerun alpha-tui extract (or open the checkpoint with --recapture)"
+#: Read outside the analysis session (report, export, panes index atoms and crystals
+#: with them), small (bytes per atom or crystal): verified before open returns.
+EAGER_FIELDS = (
+    "targets",
+    "atom_counts",
+    "atom_crystal",
+    "atomic_numbers",
+    "predictions",
+    "null_permutation",
+    "counterfactuals",
+)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -90,17 +108,38 @@ def _loader(path: Path, manifest: dict[str, Any]):
     return load
 
 
-def open_store(path: Path, *, checksums: bool = True) -> ActivationCache:
-    """The cache a store holds, memory-mapped; ``meta['store']`` says where and when."""
+def _checks(path: Path, manifest: dict[str, Any], *, lazy: bool) -> StoreChecks:
+    files = manifest.get("files", {})
+    checks = StoreChecks(path, files, field_files(manifest.get("fields", {})))
+    if not lazy:
+        checks.require_all()
+        return checks
+    checks.require_fields(*EAGER_FIELDS)
+    # an empty array is read whole, not mapped, so no later require() can name it
+    checks.require_names(n for n, info in files.items() if 0 in info.get("shape", [1]))
+    return checks.start()
+
+
+def open_store(path: Path, *, checksums: bool = True, lazy: bool = True) -> ActivationCache:
+    """The cache a store holds, memory-mapped; ``meta['store']`` says where and when.
+
+    ``checksums=False`` checks sizes and shapes only; with checksums, ``lazy`` defers
+    the large files' SHA-256 to their first use (module docstring).
+    """
     path = Path(path).expanduser().resolve()
     manifest = read_manifest(path)
-    check_files(path, manifest, checksums=checksums)
+    check_files(path, manifest, checksums=False)
+    checks = _checks(path, manifest, lazy=lazy) if checksums else None
     cache = decode_cache(manifest.get("fields", {}), _loader(path, manifest))
+    cache.checks = checks
     cache.meta["store"] = {
         "path": str(path),
         "created": manifest.get("created"),
         "device": manifest.get("device"),
         "alpha_tui_version": manifest.get("alpha_tui_version"),
         "checksums_verified": checksums,
+        "checksums": ("lazy: each file before its first use" if lazy else "all at open")
+        if checksums
+        else "off (sizes and shapes only)",
     }
     return cache

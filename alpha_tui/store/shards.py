@@ -33,6 +33,7 @@ from alpha_tui.store.writer import write_store
 
 PER_CRYSTAL_LISTS = {"crystal_ids", "formulas"}
 GLOBAL_ARRAYS = {"null_permutation"}
+TRANSIENT_OR_RECOMPUTED = {"precomputed", "checks"}
 
 
 def world() -> tuple[int, int, int]:
@@ -87,6 +88,8 @@ def merge_shards(shards: list[ActivationCache]) -> ActivationCache:
             if any(not np.array_equal(np.asarray(v), np.asarray(values[0])) for v in values):
                 raise ValueError(f"shards disagree on the global {f.name}")
             merged[f.name] = values[0]
+        elif f.name in TRANSIENT_OR_RECOMPUTED:
+            merged[f.name] = None  # the merged write recomputes precomputed reductions
         elif f.name in PER_CRYSTAL_LISTS:
             merged[f.name] = [x for v in values for x in v]
         else:
@@ -105,7 +108,7 @@ def finished_shard(path: Path, document: dict[str, Any]) -> bool:
     try:
         if read_manifest(path).get("provenance", {}).get("key") != document:
             return False
-        open_store(path)  # verifies every file's SHA-256
+        open_store(path, lazy=False)  # verifies every file's SHA-256
     except UserError:
         return False
     return True
@@ -123,14 +126,15 @@ def capture_shard(
         return False
     cache = run_pipeline(replace(options, shard=(k, count)), progress)
     provenance = {"key": document, "shard": [k, count]}
-    write_store(cache, path, provenance=provenance, force=True, tables=False)
+    write_store(cache, path, provenance=provenance, force=True, tables=False, precompute=False)
     return True
 
 
 def merge_into(
     out: Path, shard_dir: Path, count: int, document: dict[str, Any], *, force: bool, note: str
 ) -> Path:
-    merged = merge_shards([open_store(shard_path(shard_dir, k, count)) for k in range(count)])
+    shards = [open_store(shard_path(shard_dir, k, count), lazy=False) for k in range(count)]
+    merged = merge_shards(shards)
     merged.meta["notes"] = [*merged.meta.get("notes", []), note]
     path = write_store(merged, out, provenance={"key": document}, force=force)
     shutil.rmtree(shard_dir, ignore_errors=True)

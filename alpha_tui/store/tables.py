@@ -25,14 +25,19 @@ def column_name(fusion: str, reduction: str) -> str:
     return f"{short}.alpha_{reduction.replace('-', '_')}"
 
 
-def write_tables(cache: ActivationCache, folder: Path) -> tuple[list[str], str | None]:
-    """(file names written, a note when tables could not be written)."""
+def write_tables(
+    cache: ActivationCache, folder: Path, session: AnalysisSession | None = None
+) -> tuple[list[str], str | None]:
+    """(file names written, a note when tables could not be written).
+
+    ``session`` may be one that already computed the reductions (the writer's).
+    """
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         return [], "no Parquet tables: pyarrow is not installed (pip install pyarrow)"
-    session = AnalysisSession(cache)
+    session = session or AnalysisSession(cache)
     ids = np.asarray(cache.crystal_ids, dtype=object)
     c = cache.atom_crystal.astype(np.int64)
     first = np.concatenate([[0], np.cumsum(cache.atom_counts)[:-1]]).astype(np.int64)

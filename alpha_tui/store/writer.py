@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,13 @@ def write_store(
     provenance: dict[str, Any] | None = None,
     force: bool = False,
     tables: bool = True,
+    precompute: bool = True,
 ) -> Path:
-    """Write ``cache`` as a store at ``out``; ``provenance`` (inputs, key) goes in the manifest."""
+    """Write ``cache`` as a store at ``out``; ``provenance`` (inputs, key) goes in the manifest.
+
+    ``precompute`` keeps the default cycle's reductions (``store.precompute``); shards
+    skip it and the tables, since their merge recomputes both over the whole dataset.
+    """
     out = Path(out).expanduser().resolve()
     if out.exists() and not force:
         raise UserError(f"{out} exists; pass --force to replace it or choose another --out")
@@ -106,7 +112,7 @@ def write_store(
     tmp.mkdir()
     (tmp / INCOMPLETE).write_text(json.dumps({"target": str(out), "pid": os.getpid()}) + "\n")
     try:
-        _write_contents(cache, tmp, provenance, tables)
+        _write_contents(cache, tmp, provenance, tables, precompute)
     except Exception:
         # a failed write (disk full, unwritable) is cleaned up; an interrupt or a killed
         # job cannot be, and leaves the folder marked INCOMPLETE for cache clear
@@ -117,15 +123,27 @@ def write_store(
 
 
 def _write_contents(
-    cache: ActivationCache, tmp: Path, provenance: dict[str, Any] | None, tables: bool
+    cache: ActivationCache,
+    tmp: Path,
+    provenance: dict[str, Any] | None,
+    tables: bool,
+    precompute: bool,
 ) -> None:
+    session = None
+    if precompute:
+        from alpha_tui.store.precompute import precompute as compute_reductions
+
+        values, session = compute_reductions(cache)
+        cache = replace(cache, precomputed=values)
+    else:
+        cache = replace(cache, precomputed=None)
     fields, arrays = encode_cache(cache)
     files = {name: _save_array(tmp / name, array) for name, array in arrays.items()}
     notes = []
     if tables:
         from alpha_tui.store.tables import write_tables
 
-        written, note = write_tables(cache, tmp)
+        written, note = write_tables(cache, tmp, session)
         for name in written:
             files[name] = {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
         if note:
