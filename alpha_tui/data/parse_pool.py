@@ -324,8 +324,10 @@ class _Pool:
         with contextlib.suppress(OSError):
             worker.conn.send(None)
         worker.conn.close()
+        worker.process.join(_JOIN_SECONDS)
         if worker.process.exitcode is None:
-            worker.process.join(0.05)
+            worker.process.kill()
+            worker.process.join(_JOIN_SECONDS)
 
     def close(self) -> None:
         """Stop every worker: politely at the end, by SIGKILL when cut short."""
