@@ -122,13 +122,13 @@ def warm_graph_cache(data: Path, cache_dir: Path, unique: int) -> None:
 
 
 def probe_extract(
-    data: Path, embeddings: Path, out: Path, cache_dir: Path, batch_size: int
+    data: Path, embeddings: Path, out: Path, cache_dir: Path, batch_size: int, unique: int
 ) -> dict[str, float]:
     from alpha_tui.checkpoint.loader import load_checkpoint
     from alpha_tui.cli import main as cli_main
     from alpha_tui.model.build import build_model
 
-    warm_graph_cache(data, cache_dir, unique=455)
+    warm_graph_cache(data, cache_dir, unique)
     # warm the imports the extract will need, so the baseline holds them
     loaded = load_checkpoint(CHECKPOINT)
     build_model(loaded.config, loaded.state_dict, backend="native", device="cpu")
@@ -157,6 +157,7 @@ def main() -> None:
     parser.add_argument("--embeddings", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--unique", type=int, default=455, help="distinct rows to pre-parse")
     parser.add_argument("--trim-slack", type=float, help="HeapTrimmer slack in MiB (a what-if)")
     args = parser.parse_args()
     if args.trim_slack is not None:
@@ -170,7 +171,7 @@ def main() -> None:
         result = probe_capture(args.base, args.copies, args.cache_dir)
     else:
         result = probe_extract(args.data, args.embeddings, args.out, args.cache_dir,
-                               args.batch_size)  # fmt: skip
+                               args.batch_size, args.unique)  # fmt: skip
     print(json.dumps(result))
 
 

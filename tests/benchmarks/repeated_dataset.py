@@ -1,9 +1,9 @@
 """A dataset folder of N crystals made by cycling the bundled sample's rows, for scale figures.
 
-Row k is sample row ``k % 455`` under the id ``<id>~<k // 455>``, with the same CIF bytes
-and text vector; the real reader reads it like any users' folder. Identical CIF bytes
-share one graph-cache entry, so after the unique rows have been parsed once no run pays
-CIF parsing again and the time measured is the extract itself.
+Row k is row ``k % U`` of the U sample rows used, under the id ``<id>~<k // U>``, with
+the same CIF bytes and text vector; the real reader reads it like any users' folder.
+Identical CIF bytes share one graph-cache entry, so after the unique rows have been
+parsed once no run pays CIF parsing again and the time measured is the extract itself.
 """
 
 from __future__ import annotations
@@ -25,9 +25,16 @@ def sample_rows() -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
-def write_repeated_dataset(out: Path, n: int) -> tuple[Path, Path]:
-    """(data folder, embeddings npz) of ``n`` crystals cycled from the sample."""
+def write_repeated_dataset(out: Path, n: int, unique: int | None = None) -> tuple[Path, Path]:
+    """(data folder, embeddings npz) of ``n`` crystals cycled from the sample.
+
+    ``unique`` rows spread evenly over the sample are cycled (all 455 by default), so a
+    small and a large dataset built with the same ``unique`` hold the same mix of
+    crystal sizes: the largest batch, which sets the peak, is then alike in both.
+    """
     header, rows = sample_rows()
+    if unique is not None:
+        rows = rows[:: max(1, len(rows) // unique)][:unique]
     with np.load(EMBEDDINGS, allow_pickle=False) as saved:
         vectors = dict(zip(saved["ids"].tolist(), saved["embeddings"], strict=True))
     shutil.rmtree(out, ignore_errors=True)
