@@ -152,16 +152,27 @@ def computed_max(store: Path, repeat: int) -> list[float]:
     return times
 
 
-def hist_stats(values: np.ndarray, repeat: int) -> list[float]:
-    from alpha_tui.analysis.statistics import alpha_stats, histogram, sorted_values
+def hist_stats(values: np.ndarray, repeat: int) -> tuple[list[float], list[float]]:
+    """(ms of the one-sort statistics + histogram, ratios to numpy's own calls, alternated).
 
-    def once() -> None:
+    numpy's own: np.percentile for the five percentiles and np.histogram, with the
+    same mean, std, min, max and shares (what alpha_stats did before the sort).
+    """
+    from alpha_tui.analysis.statistics import PERCENTILES, alpha_stats, histogram, sorted_values
+
+    def one_sort() -> None:
         sv = sorted_values(values)
         alpha_stats(sv)
         histogram(sv, 40, (0.0, 1.0))
 
-    once()
-    return [1e3 * harness.time_once(once) for _ in range(repeat)]
+    def numpy_calls() -> None:
+        v = values[np.isfinite(values)]
+        np.percentile(v, PERCENTILES, method="linear")
+        v.mean(), v.std(), v.min(), v.max(), (v < 0.3).mean(), (v > 0.7).mean()
+        np.histogram(v, bins=40, range=(0.0, 1.0))
+
+    ours, theirs = harness.alternate(one_sort, numpy_calls, repeat=repeat)
+    return [1e3 * t for t in ours], harness.ratios(ours, theirs)
 
 
 def figures(quick: bool) -> list[harness.Figure]:
@@ -183,7 +194,7 @@ def figures(quick: bool) -> list[harness.Figure]:
 
         back = open_store(store, checksums=False)
         alpha_max = np.array(back.precomputed.values[FUSION]["max"])
-        stats_ms = hist_stats(alpha_max, repeat + 2)
+        stats_ms, stats_ratio = hist_stats(alpha_max, repeat + 2)
     cache_note = "pages in the OS page cache (store just written)"
     drop_note = "pages dropped first (posix_fadvise DONTNEED, advisory)"
     return [
@@ -231,6 +242,11 @@ def figures(quick: bool) -> list[harness.Figure]:
             note="alpha_stats + 40-bin histogram of a 1e6 float64 vector (one sort)"
             if not quick
             else "alpha_stats + histogram of a 2e5 vector (quick)",
+        ),
+        harness.Figure(
+            "hist_stats_ratio_to_numpy", "x", stats_ratio,
+            note="the same statistics and histogram via np.percentile + np.histogram, "
+            "alternated in one run",
         ),
         harness.Figure(
             "reduction_ratio_to_numpy_mean", "x", harness.ratios(switch_s, floor_s),
