@@ -47,15 +47,27 @@ def can_fuse(conv: EdgeGatedGraphConv, g: object) -> bool:
     return not any(_hooked(m) for m in parts)
 
 
-def _gated_messages(src_terms: torch.Tensor, sigma: torch.Tensor, width: int) -> torch.Tensor:
-    """[E, 2H]: ``dst_update(x)[u] * sigma`` beside ``sigma``, ready for one sum."""
+def _gated_messages(src_terms: torch.Tensor, m: torch.Tensor, width: int) -> torch.Tensor:
+    """[E, 2H]: ``dst_update(x)[u] * sigmoid(m)`` beside ``sigmoid(m)``, ready for one sum.
+
+    Without autograd both halves are written in place into one buffer (no [E, H]
+    temporaries: on CPU every fresh tensor of this size is page-faulted in anew).
+    """
     update = src_terms[:, width:]
     if torch.is_grad_enabled():
+        sigma = torch.sigmoid(m)
         return torch.cat([update * sigma, sigma], dim=1)
-    out = sigma.new_empty((sigma.shape[0], 2 * width))
+    out = m.new_empty((m.shape[0], 2 * width))
+    sigma = torch.sigmoid(m, out=out[:, width:])
     torch.mul(update, sigma, out=out[:, :width])
-    out[:, width:] = sigma
     return out
+
+
+def _residual(conv: EdgeGatedGraphConv, base: torch.Tensor, bn: nn.Module, pre: torch.Tensor):
+    """``base + dropout(silu(bn(pre)))``, in place on the fresh bn output when allowed."""
+    if torch.is_grad_enabled():
+        return base + conv.dropout(F.silu(bn(pre)))
+    return conv.dropout(F.silu(bn(pre), inplace=True)).add_(base)
 
 
 def fused_forward(
@@ -72,11 +84,10 @@ def fused_forward(
 
     src_terms = src_nodes.index_select(0, g.src)  # [E, 2H]
     gate_in = own_nodes[:, :width].index_select(0, g.dst)
-    gate_in = gate_in + src_terms[:, :width]
+    gate_in += src_terms[:, :width]  # a fresh gather, so in place is safe under autograd
     m = torch.addmm(gate_in, y, conv.edge_gate.weight.t())
-    sigma = torch.sigmoid(m)
-    sums = g.sum_to_dst(_gated_messages(src_terms, sigma, width))
+    sums = g.sum_to_dst(_gated_messages(src_terms, m, width))
     h = sums[:, :width] / (sums[:, width:] + 1e-6)
-    x_new = x + conv.dropout(F.silu(conv.bn_nodes(own_nodes[:, width:] + h)))
-    y_new = y + conv.dropout(F.silu(conv.bn_edges(m)))
+    x_new = _residual(conv, x, conv.bn_nodes, own_nodes[:, width:] + h)
+    y_new = _residual(conv, y, conv.bn_edges, m)
     return x_new, y_new
