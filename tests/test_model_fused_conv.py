@@ -131,3 +131,17 @@ def test_sum_to_dst_is_a_scatter_add() -> None:
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
     empty = NativeGraph(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 3)
     assert torch.equal(empty.sum_to_dst(torch.zeros(0, 4)), torch.zeros(3, 4))
+
+
+def test_stacked_layers_on_one_graph_reuse_buffers_safely() -> None:
+    first, second, g = _conv(8, 6), _conv(8, 7), _graph(7, 30, 6)
+    x, y = torch.randn(7, 8, dtype=torch.float64), torch.randn(30, 8, dtype=torch.float64)
+    with torch.no_grad():
+        x1, y1 = first(g, x, y)
+        x2, y2 = second(g, x1, y1)
+    want_x1, want_y1 = _numpy_conv(first, g, x.numpy(), y.numpy())
+    want_x2, want_y2 = _numpy_conv(second, g, want_x1, want_y1)
+    np.testing.assert_allclose(x1.numpy(), want_x1, rtol=1e-10, atol=1e-12)  # not overwritten
+    np.testing.assert_allclose(y1.numpy(), want_y1, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x2.numpy(), want_x2, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y2.numpy(), want_y2, rtol=1e-10, atol=1e-12)

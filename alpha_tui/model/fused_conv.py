@@ -47,17 +47,46 @@ def can_fuse(conv: EdgeGatedGraphConv, g: object) -> bool:
     return not any(_hooked(m) for m in parts)
 
 
-def _gated_messages(src_terms: torch.Tensor, m: torch.Tensor, width: int) -> torch.Tensor:
+def _edge_terms(
+    g: NativeGraph,
+    src_nodes: torch.Tensor,
+    dst_nodes: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(``src_nodes[u]`` [E, 2H], ``m`` [E, H]) with ``m = src[u] + dst[v] + y @ w.T``.
+
+    Without autograd the edge-sized temporaries live in the graph's reused buffers.
+    """
+    width = dst_nodes.shape[1]
+    if torch.is_grad_enabled():
+        src_terms = src_nodes.index_select(0, g.src)
+        gate_in = dst_nodes.index_select(0, g.dst)
+        gate_in += src_terms[:, :width]  # a fresh gather, so in place is safe under autograd
+        return src_terms, torch.addmm(gate_in, y, w.t())
+    e = g.src.shape[0]
+    src_terms = g.scratch("src_terms", (e, 2 * width), y)
+    torch.index_select(src_nodes, 0, g.src, out=src_terms)
+    gate_in = g.scratch("gate_in", (e, width), y)
+    torch.index_select(dst_nodes, 0, g.dst, out=gate_in)
+    gate_in += src_terms[:, :width]
+    m = g.scratch("m", (e, width), y)
+    torch.addmm(gate_in, y, w.t(), out=m)
+    return src_terms, m
+
+
+def _gated_messages(
+    g: NativeGraph, src_terms: torch.Tensor, m: torch.Tensor, width: int
+) -> torch.Tensor:
     """[E, 2H]: ``dst_update(x)[u] * sigmoid(m)`` beside ``sigmoid(m)``, ready for one sum.
 
-    Without autograd both halves are written in place into one buffer (no [E, H]
-    temporaries: on CPU every fresh tensor of this size is page-faulted in anew).
+    Without autograd both halves are written in place into one reused buffer.
     """
     update = src_terms[:, width:]
     if torch.is_grad_enabled():
         sigma = torch.sigmoid(m)
         return torch.cat([update * sigma, sigma], dim=1)
-    out = m.new_empty((m.shape[0], 2 * width))
+    out = g.scratch("messages", (m.shape[0], 2 * width), m)
     sigma = torch.sigmoid(m, out=out[:, width:])
     torch.mul(update, sigma, out=out[:, :width])
     return out
@@ -82,11 +111,9 @@ def fused_forward(
     src_nodes = F.linear(x, src_w, src_b)
     own_nodes = F.linear(x, node_w, node_b)
 
-    src_terms = src_nodes.index_select(0, g.src)  # [E, 2H]
-    gate_in = own_nodes[:, :width].index_select(0, g.dst)
-    gate_in += src_terms[:, :width]  # a fresh gather, so in place is safe under autograd
-    m = torch.addmm(gate_in, y, conv.edge_gate.weight.t())
-    sums = g.sum_to_dst(_gated_messages(src_terms, m, width))
+    dst_nodes = own_nodes[:, :width].contiguous()
+    src_terms, m = _edge_terms(g, src_nodes, dst_nodes, y, conv.edge_gate.weight)
+    sums = g.sum_to_dst(_gated_messages(g, src_terms, m, width))
     h = sums[:, :width] / (sums[:, width:] + 1e-6)
     x_new = _residual(conv, x, conv.bn_nodes, own_nodes[:, width:] + h)
     y_new = _residual(conv, y, conv.bn_edges, m)

@@ -40,6 +40,7 @@ class NativeGraph:
     dst: torch.Tensor  # [E] int64
     n_nodes: int
     _sums: dict[torch.dtype, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
+    _scratch: dict[tuple, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def num_nodes(self) -> int:
@@ -55,13 +56,27 @@ class NativeGraph:
                 self._sums[dtype] = base.to(dtype)
         return self._sums[dtype]
 
+    def scratch(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """A buffer reused by every layer on this graph (contents undefined; no autograd).
+
+        Edge-sized temporaries of a batch of 64 are ~100 MB each; glibc maps blocks that
+        large afresh on every allocation, so each new one costs a page-faulted pass.
+        The graph lives for one forward, and so do its buffers.
+        """
+        key = (name, tuple(shape), like.dtype, like.device)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = like.new_empty(shape)
+            self._scratch[key] = buf
+        return buf
+
     def sum_to_dst(self, per_edge: torch.Tensor) -> torch.Tensor:
         """Per node v: the sum of ``per_edge`` over edges into v -> [N, ...] (0 if none)."""
         if per_edge.numel() == 0 or not per_edge.is_floating_point():
             out = per_edge.new_zeros((self.n_nodes, *per_edge.shape[1:]))
             return out.index_add_(0, self.dst, per_edge)
         flat = per_edge.reshape(per_edge.shape[0], -1)
-        summed = self._matrix(per_edge.dtype) @ flat
+        summed = torch.mm(self._matrix(per_edge.dtype), flat)
         return summed.reshape(self.n_nodes, *per_edge.shape[1:])
 
     def u_add_v(self, src_feat: torch.Tensor, dst_feat: torch.Tensor) -> torch.Tensor:
