@@ -132,8 +132,9 @@ class OverviewPane(Pane):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="overview-scroll"):
-            yield Static("", id="overview-facts")
+            # findings first: below the settings list they were out of sight at 40 rows
             yield Static("", id="overview-verdicts")
+            yield Static("", id="overview-facts")
             yield Static("", id="overview-problems")
 
     def depends(self, state: ViewState) -> Hashable:
