@@ -13,7 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widget import AwaitMount
+from textual.widget import AwaitMount, MountError
 from textual.widgets import Header, TabbedContent, TabPane
 
 from alpha_tui.analysis.reductions import DEFAULT_CYCLE, validate_reduction
@@ -179,7 +179,10 @@ class ExplorerScreen(Screen[None]):
         return self._mounts.get(pane_id)
 
     async def _activate_when_mounted(self, pane_id: str) -> None:
-        mounting = self._mount(pane_id)
+        try:
+            mounting = self._mount(pane_id)
+        except MountError:  # the app is closing
+            return
         if mounting is not None:
             await mounting
         if self._shown_pane == pane_id:
@@ -194,7 +197,10 @@ class ExplorerScreen(Screen[None]):
         """Mount the panes not shown yet, one per turn of the event loop: as a worker,
         so key presses are served between two mounts."""
         for pane_id in PANE_IDS:
-            mounting = self._mount(pane_id)
+            try:
+                mounting = self._mount(pane_id)
+            except MountError:  # the app is closing (q pressed before all were mounted)
+                return
             if mounting is not None:
                 await mounting
 
