@@ -159,10 +159,9 @@ def checked_checkpoint(args: argparse.Namespace) -> Path:
     return checkpoint
 
 
-def run_options(args: argparse.Namespace):
-    from alpha_tui.capture.hooks import HookNames
-    from alpha_tui.capture.pipeline import RunOptions
-
+def checked_run_args(args: argparse.Namespace) -> Path:
+    """The checkpoint, with the numeric options checked; no torch, so the explorer can
+    refuse bad options before its first frame without paying for the model imports."""
     checkpoint = checked_checkpoint(args)
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
@@ -170,6 +169,14 @@ def run_options(args: argparse.Namespace):
         raise UserError("--limit must be at least 1")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers {args.workers}: give 1 or more processes")
+    return checkpoint
+
+
+def run_options(args: argparse.Namespace):
+    from alpha_tui.capture.hooks import HookNames
+    from alpha_tui.capture.pipeline import RunOptions
+
+    checkpoint = checked_run_args(args)
     containers = tuple(c.strip() for c in args.layer_containers.split(",") if c.strip())
     return RunOptions(
         checkpoint=checkpoint,
@@ -262,10 +269,11 @@ def cmd_open(args: argparse.Namespace) -> int:
         raise UserError(
             "alpha-tui needs a terminal; for scripts use 'alpha-tui report CKPT [--json]'"
         )
-    from alpha_tui.store.auto import is_store_path
-
-    on_store = is_store_path(args.checkpoint)
-    name = args.checkpoint.name if on_store else run_options(args).checkpoint.name
+    # a store is a folder (store.auto.is_store_path); that module's imports can wait
+    # for the loader thread, after the first frame
+    on_store = args.checkpoint is not None and args.checkpoint.is_dir()
+    # not run_options: it imports torch, seconds before the first frame could show
+    name = args.checkpoint.name if on_store else checked_run_args(args).name
     from alpha_tui.tui.app import AlphaTuiApp
 
     handles: list = []  # the live model, kept for the Text effect pane's re-runs

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import work
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
@@ -60,6 +61,10 @@ class Pane(Vertical):
     pane_id: ClassVar[str] = ""
     title: ClassVar[str] = ""
     key: ClassVar[str] = ""
+
+    class ViewShown(Message):
+        """A pane painted a computed view (the explorer mounts the other panes after
+        the first one)."""
 
     def __init__(self, session: AnalysisSession) -> None:
         super().__init__(id=f"pane-{self.pane_id}", classes="pane")
@@ -179,6 +184,7 @@ class Pane(Vertical):
             self.error = str(exc)
             self.report_failure(failure_from("painting the view", exc))
         self.contain_widgets()
+        self.post_message(self.ViewShown())
 
 
 class SortablePane(Pane):

@@ -125,9 +125,12 @@ class CrystalsPane(SortablePane):
         )
 
     def apply(self, view: CrystalsView) -> None:
-        self._fill_table(view)
         if self.selected_index is None and view.crystals:
-            self.selected_index = view.crystals[0].index
+            # the row the table's cursor starts on, so its highlight asks for nothing
+            # new (a second request would cancel the first one's worker)
+            first = sort_crystals(view.crystals, self.sort_column, self.sort_reverse)[0]
+            self.selected_index = first.index
+        self._fill_table(view)
         self._load_atoms()
 
     def _fill_table(self, view: CrystalsView) -> None:
@@ -190,7 +193,8 @@ class CrystalsPane(SortablePane):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "atoms":
-            super().on_worker_state_changed(event)
+            # no super() call: Textual runs Pane's handler itself (one per class in
+            # the MRO), and calling it here too painted every view twice
             return
         if event.state != WorkerState.SUCCESS:
             return

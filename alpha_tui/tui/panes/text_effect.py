@@ -314,7 +314,8 @@ class TextEffectPane(SortablePane):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "effect":
-            super().on_worker_state_changed(event)
+            # no super() call: Textual runs Pane's handler itself (one per class in
+            # the MRO), and calling it here too painted every view twice
             return
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return

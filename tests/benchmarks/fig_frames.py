@@ -1,0 +1,246 @@
+"""Frames the user waits for: first frame, first Overview with data, key-to-repaint.
+
+Issue 11 figures 5 and 7, issue 10's "first Overview frame within 1.0 s of process
+start, at least 10x faster than the capture it replaces".
+
+* ``first_frame_s``: ``alpha-tui`` (the bundled sample, no store yet, so the loading
+  screen) from spawn to its first rendered frame, in a pseudo-terminal
+  (frames_pty.py, the ALPHA_TUI_BENCH_FRAMES probe).
+* ``first_data_frame_store_sample_s``: ``alpha-tui STORE`` (the sample's store) from
+  spawn to the rendered Overview with data; ``first_data_frame_auto_store_s`` the same
+  through the automatic store reuse of ``alpha-tui`` (hashes checkpoint and data first).
+* ``store_vs_capture_speedup``: time to the Overview with data, ``alpha-tui
+  --recapture`` (graph cache warm, model run) over ``alpha-tui STORE``, alternated.
+* ``repaint_*``: Pilot (``App.run_test``, headless, so the compositor renders but no
+  terminal is written), median of 10: press a key, wait until the pane shows the new
+  view (its worker's computation included) and the next screen refresh is done.
+  ``r`` on the Alpha pane cycles reductions (each one computed for the first time);
+  digits visit panes 2..8, 1, 2, 3 (first visits compute, revisits only repaint).
+  On the sample session (its store) and on a 1,000,000 x 256 synthetic store
+  (store_bench.synthetic_store; --quick: 200,000 atoms). A press not repainted within
+  BUDGET_S stops its series with that elapsed time as a lower bound (said in the note).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import harness
+from frames_pty import FIRST_FRAME, OVERVIEW_DATA, run_in_pty
+
+LANE = "modern"
+ATOMS_1M = 1_000_000
+SIZE = (120, 40)
+PRESSES = 10
+#: one key press may take this long before its series stops (a lower bound is kept):
+#: keeps the module inside its 3 minutes when a pane is far from its target
+BUDGET_S = 15.0
+
+
+# ------------------------------------------------------------------ process start
+def startup_figures(tmp: Path, quick: bool) -> tuple[list[harness.Figure], Path]:
+    cache = tmp / "cache"
+    limit = ["--limit", "60"] if quick else []
+    scope = " (--quick: first 60 crystals)" if quick else ""
+    repeat = 3 if quick else 5
+    first = [
+        run_in_pty(["--cache-dir", str(cache), *limit], FIRST_FRAME)[FIRST_FRAME]
+        for _ in range(repeat)
+    ]
+    # the first full open captures (cold graph cache) and writes the automatic store
+    run_in_pty(["--cache-dir", str(cache), *limit], OVERVIEW_DATA)
+    (auto_store,) = (cache / "stores").iterdir()
+    store = tmp / "sample_store"
+    shutil.copytree(auto_store, store)
+
+    captured: list[float] = []
+    from_store: list[float] = []
+
+    def capture() -> None:
+        args = ["--cache-dir", str(cache), "--recapture", *limit]
+        captured.append(run_in_pty(args, OVERVIEW_DATA)[OVERVIEW_DATA])
+
+    def reopen() -> None:
+        from_store.append(run_in_pty([str(store)], OVERVIEW_DATA)[OVERVIEW_DATA])
+
+    harness.alternate(capture, reopen, repeat=repeat, warmup=0)
+    auto = [
+        run_in_pty(["--cache-dir", str(cache), *limit], OVERVIEW_DATA)[OVERVIEW_DATA]
+        for _ in range(repeat)
+    ]
+    figures = [
+        harness.Figure(
+            "first_frame_s", "s", first, 1.0, note="alpha-tui on the sample, no store" + scope
+        ),
+        harness.Figure(
+            "first_data_frame_store_sample_s",
+            "s",
+            from_store,
+            1.0,
+            note="alpha-tui STORE, Overview with data" + scope,
+        ),
+        harness.Figure(
+            "first_data_frame_auto_store_s",
+            "s",
+            auto,
+            1.0,
+            note="alpha-tui with its store cached (key hashing included)" + scope,
+        ),
+        harness.Figure(
+            "store_vs_capture_speedup",
+            "x",
+            harness.ratios(captured, from_store),
+            10.0,
+            direction=">=",
+            note="time to Overview with data: --recapture / STORE, alternated" + scope,
+            extra={"capture_s_median": statistics.median(captured)},
+        ),
+    ]
+    return figures, store
+
+
+# ------------------------------------------------------------------ key to repaint
+async def _after_refresh(app) -> None:
+    done = asyncio.Event()
+    app.screen.call_after_refresh(done.set)
+    await done.wait()
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the pane never showed the new view")
+        await asyncio.sleep(0.001)
+
+
+async def _settle(app, pilot) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+class TooSlow(Exception):
+    """One key press took longer than the budget; its sample is a lower bound."""
+
+    def __init__(self, key: str, elapsed_ms: float) -> None:
+        super().__init__(key)
+        self.key, self.elapsed_ms = key, elapsed_ms
+
+
+async def _press_and_wait(app, pilot, key: str, shown: Callable[[], bool]) -> float:
+    from textual.pilot import WaitForScreenTimeout
+
+    start = time.perf_counter()
+    try:
+        await pilot.press(key)
+        await _until(shown, timeout=BUDGET_S)
+        await _after_refresh(app)
+    except (TimeoutError, WaitForScreenTimeout) as exc:
+        raise TooSlow(key, (time.perf_counter() - start) * 1000) from exc
+    return (time.perf_counter() - start) * 1000
+
+
+async def _series(samples: list[float], notes: list[str], steps) -> None:
+    """Run ``steps`` (coroutine factories) until one exceeds the budget."""
+    for step in steps:
+        try:
+            samples.append(await step())
+        except TooSlow as slow:
+            samples.append(slow.elapsed_ms)
+            notes.append(f"key {slow.key!r} not repainted within {BUDGET_S:.0f} s: series stopped")
+            return
+
+
+async def _repaints(session) -> tuple[list[float], list[float], list[str], list[str]]:
+    from alpha_tui.tui.app import PANE_IDS, AlphaTuiApp
+
+    app = AlphaTuiApp(session=session)
+    app.animation_level = "none"
+    reductions: list[float] = []
+    panes: list[float] = []
+    names: list[str] = []
+    notes: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)  # Overview painted, the other panes mounted
+        explorer = app.explorer
+        alpha = explorer.panes["alpha"]
+        await pilot.press("2")
+        await _until(lambda: alpha.view is not None and alpha.is_current)
+        await _settle(app, pilot)
+
+        def shown() -> bool:
+            want = explorer.state.reduction
+            return alpha.is_current and alpha.view is not None and alpha.view.reduction == want
+
+        async def reduction_step() -> float:
+            elapsed = await _press_and_wait(app, pilot, "r", shown)
+            names.append(explorer.state.reduction)
+            return elapsed
+
+        await _series(reductions, notes, [reduction_step] * PRESSES)
+
+        def pane_step(pane_id: str):
+            pane = explorer.panes[pane_id]
+
+            def on_pane() -> bool:
+                return (
+                    explorer.active_pane_id == pane_id
+                    and pane.is_current
+                    and (pane.view is not None or pane.error is not None)
+                )
+
+            return lambda: _press_and_wait(app, pilot, pane.key, on_pane)
+
+        order = [*PANE_IDS[1:], *PANE_IDS[:3]][:PRESSES]
+        await _series(panes, notes, [pane_step(p) for p in order])
+    return reductions, panes, names, notes
+
+
+def repaint_figures(session, suffix: str, target: float, note: str) -> list[harness.Figure]:
+    reductions, panes, names, slow = asyncio.run(_repaints(session))
+    slow_note = ("; " + "; ".join(slow)) if slow else ""
+    return [
+        harness.Figure(
+            f"repaint_reduction_ms_{suffix}",
+            "ms",
+            reductions,
+            target,
+            note=f"r on the Alpha pane, {note}; reductions {' '.join(names)}{slow_note}",
+        ),
+        harness.Figure(
+            f"repaint_pane_ms_{suffix}",
+            "ms",
+            panes,
+            target,
+            note=f"digit keys 2..8,1,2,3, {note}{slow_note}",
+        ),
+    ]
+
+
+def figures(quick: bool) -> list[harness.Figure]:
+    from store_bench import synthetic_store
+
+    from alpha_tui.analysis.session import AnalysisSession
+    from alpha_tui.store.reader import open_store
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        out, store = startup_figures(tmp, quick)
+        out += repaint_figures(AnalysisSession(open_store(store)), "sample", 100.0, "sample store")
+        atoms = 200_000 if quick else ATOMS_1M
+        big = tmp / "synthetic"
+        synthetic_store(big, atoms, 256)
+        label = f"{atoms:,} x 256 synthetic store"
+        out += repaint_figures(AnalysisSession(open_store(big)), "1m", 150.0, label)
+    return out
+
+
+if __name__ == "__main__":
+    harness.main(figures)
