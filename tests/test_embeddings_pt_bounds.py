@@ -79,3 +79,11 @@ def test_prescan_passes_a_valid_zip_pt_through(tmp_path: Path) -> None:
     te.prescan_pt(path)  # no error
     out = te.load_embeddings_file(path, ["b"], WIDTH)
     np.testing.assert_array_equal(out, np.ones((1, WIDTH), np.float32))
+
+
+def test_complex_pt_vectors_are_refused_not_cast(tmp_path: Path) -> None:
+    """Casting complex to float drops the imaginary part (torch only warns)."""
+    path = tmp_path / "emb.pt"
+    torch.save({i: torch.ones(WIDTH, dtype=torch.complex64) * 1j for i in IDS}, path)
+    with pytest.raises(UserError, match="'a' holds complex numbers; save real vectors"):
+        te.load_embeddings_file(path, list(IDS), WIDTH)

@@ -130,6 +130,9 @@ def _read_pt(path: Path) -> tuple[dict[str, int], np.ndarray]:
             f"{path.name} holds a {type(obj).__name__}; save a dict id -> vector or "
             "{'ids': [...], 'embeddings': tensor}"
         )
+    complex_at = next((k for k, v in obj.items() if torch.is_tensor(v) and v.is_complex()), None)
+    if complex_at is not None:  # casting to float would drop the imaginary part silently
+        raise UserError(f"{path.name}: '{complex_at}' holds complex numbers; save real vectors")
     if "ids" in obj and "embeddings" in obj:
         emb = obj["embeddings"]
         matrix = emb.detach().float().cpu().numpy() if torch.is_tensor(emb) else emb

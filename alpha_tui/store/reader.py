@@ -14,6 +14,7 @@ import numpy as np
 
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
+from alpha_tui.paths import resolved
 from alpha_tui.store.codec import decode_cache
 from alpha_tui.store.layout import (
     INCOMPLETE,
@@ -92,7 +93,7 @@ def _loader(path: Path, manifest: dict[str, Any]):
 
 def open_store(path: Path, *, checksums: bool = True) -> ActivationCache:
     """The cache a store holds, memory-mapped; ``meta['store']`` says where and when."""
-    path = Path(path).expanduser().resolve()
+    path = resolved(path)
     manifest = read_manifest(path)
     check_files(path, manifest, checksums=checksums)
     cache = decode_cache(manifest.get("fields", {}), _loader(path, manifest))

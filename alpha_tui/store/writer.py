@@ -21,6 +21,7 @@ import numpy as np
 from alpha_tui import __version__
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
+from alpha_tui.paths import resolved
 from alpha_tui.store.codec import encode_cache
 from alpha_tui.store.layout import (
     INCOMPLETE,
@@ -95,7 +96,7 @@ def write_store(
     tables: bool = True,
 ) -> Path:
     """Write ``cache`` as a store at ``out``; ``provenance`` (inputs, key) goes in the manifest."""
-    out = Path(out).expanduser().resolve()
+    out = resolved(out)
     if out.exists() and not force:
         raise UserError(f"{out} exists; pass --force to replace it or choose another --out")
     if out.exists() and not is_store(out) and any(out.iterdir()):
