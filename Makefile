@@ -29,9 +29,16 @@ $(VENV_DGL)/.installed: pyproject.toml
 run: $(VENV)/.installed
 	$(VENV)/bin/alpha-tui
 
+# The fresh adversarial set (other mutation strategies than the standard one the
+# full run above covers), from a seed that changes daily; a failure names its seed:
+# reproduce it with `make test FRESH_SEED=<seed>`.
+FRESH_SEED ?= $(shell date -u +%Y%m%d)
+
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check alpha_tui tests
 	$(VENV)/bin/python -m pytest -m "not dgl" -q
+	ALPHA_TUI_ADVERSARIAL_SET=fresh ALPHA_TUI_ADVERSARIAL_SEED=$(FRESH_SEED) \
+		$(VENV)/bin/python -m pytest -q tests/adversarial/test_adversarial.py
 
 test-dgl: $(VENV_DGL)/.installed
 	$(VENV_DGL)/bin/python -m pytest -m "dgl or both_lanes" -q -p no:textual-snapshot

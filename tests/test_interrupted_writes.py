@@ -46,6 +46,17 @@ def blocking(tmp):
 if kind == "export":
     from alpha_tui.export.files import write_atomically
     write_atomically(out, blocking)
+elif kind == "cache":
+    import numpy as np
+    from alpha_tui.data.graph_cache import savez_atomic
+
+    def half_savez(handle, **arrays):
+        handle.write(b"PK" * 1024)
+        handle.flush()
+        blocking(Path(handle.name))
+
+    np.savez = half_savez
+    savez_atomic(out, a=np.zeros(2))
 else:
     from alpha_tui.tui.snapshot import save_new
     save_new(out.parent, out.stem, {".svg": lambda p: p.write_text("<svg/>"), ".txt": blocking})
@@ -73,7 +84,7 @@ def start_child(tmp_path: Path, kind: str) -> tuple[subprocess.Popen, Path, Path
     return proc, dest, temp
 
 
-@pytest.mark.parametrize("kind", ["export", "snapshot"])
+@pytest.mark.parametrize("kind", ["export", "snapshot", "cache"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_mid_write_leaves_nothing(tmp_path: Path, kind: str, signum: int) -> None:
     proc, dest, temp = start_child(tmp_path, kind)
@@ -108,6 +119,25 @@ def test_killed_write_is_swept_by_the_next_one(tmp_path: Path) -> None:
     assert sorted(p.name for p in dest.iterdir()) == sorted(
         [".someone-else.tmp", fresh.name, "next.csv"]
     )
+
+
+def test_killed_cache_write_is_swept_by_the_next_cache_write(tmp_path: Path) -> None:
+    """The graph and text caches write through the same temporaries as exports."""
+    proc, dest, temp = start_child(tmp_path, "cache")
+    proc.kill()
+    proc.wait(30)
+    assert temp.exists()
+    old = time.time() - STALE_AFTER_S - 60
+    os.utime(temp, (old, old))
+
+    import numpy as np
+
+    from alpha_tui.data.graph_cache import savez_atomic
+
+    savez_atomic(dest / "ab.npz", a=np.arange(3))
+    with np.load(dest / "ab.npz") as data:
+        np.testing.assert_array_equal(data["a"], [0, 1, 2])
+    assert sorted(p.name for p in dest.iterdir()) == ["ab.npz"]
 
 
 def test_sweep_only_takes_our_old_files(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alpha_tui.array_files import NpyHeaderError, declared_bytes, read_header
 from alpha_tui.errors import UserError, shown
 
 #: No gate is wider than a few thousand dims; 16 MiB holds a million float64 or a
@@ -42,22 +43,17 @@ def _length_check(path: str | Path, n: int, expected: int | None) -> None:
 
 
 def _read_npy(path: Path, size: int, expected: int | None, shown: str | Path) -> np.ndarray:
-    fmt = np.lib.format
     with open(path, "rb") as fh:
         try:
-            version = fmt.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = fmt.read_array_header_1_0(fh)
-            else:
-                shape, fortran, dtype = fmt.read_array_header_2_0(fh)
-        except (ValueError, OSError, SyntaxError) as exc:
-            raise _fail(shown, f"is not a readable .npy file ({_first_line(exc)})") from None
+            shape, _fortran, dtype = read_header(fh, size)
+        except NpyHeaderError as exc:
+            raise _fail(shown, f"is not a readable .npy file ({exc})") from None
         if dtype.hasobject or dtype.kind not in "biuf":
             raise _fail(shown, f"holds {dtype} values, not plain numbers")
         if not _is_vector(shape):
             raise _fail(shown, f"holds a {shape} array, not a vector")
         n = math.prod(shape)
-        declared = n * dtype.itemsize
+        declared = declared_bytes(shape, dtype)
         available = size - fh.tell()
         if declared != available:
             raise _fail(

@@ -35,6 +35,7 @@ from alpha_tui.data.text_tokens import TokenStates, cls_from_tokens, text_tokens
 from alpha_tui.errors import UserError
 from alpha_tui.model.build import build_model, resolve_device
 from alpha_tui.problems import Problem
+from alpha_tui.warning_notes import folded_warnings
 
 SIDECAR_SUFFIX = ".json"
 
@@ -176,6 +177,7 @@ def run_pipeline(
         "progress": lambda d, t: report(d, t, "text"),
         "preprocessing": preprocessing,
     }
+    text_warnings: list[str] = []  # what torch/transformers warned while reading text
     tokens: TokenStates | None = None
     tokens_origin = "not needed (no fine-grained attention)"
     if needs_token_states(loaded.config, loaded.state_dict):
@@ -185,21 +187,26 @@ def run_pipeline(
                 "or --text-encoder DIR for predictions"
             )
         else:
-            tokens, tokens_origin = text_tokens_for(
-                texts, ids=ids, tokens_file=options.text_tokens, **text_kwargs
-            )
+            with folded_warnings("reading the text tokens") as warned:
+                tokens, tokens_origin = text_tokens_for(
+                    texts, ids=ids, tokens_file=options.text_tokens, **text_kwargs
+                )
+            text_warnings.extend(warned)
     if tokens is not None and embeddings_path is None:
         text = cls_from_tokens(tokens, loaded.config.text_input_features)
         text_origin = f"CLS of the {tokens_origin}"
     else:
-        text, text_origin = text_embeddings_for(
-            ids, texts, embeddings_file=embeddings_path, **text_kwargs
-        )
+        with folded_warnings("reading the text embeddings") as warned:
+            text, text_origin = text_embeddings_for(
+                ids, texts, embeddings_file=embeddings_path, **text_kwargs
+            )
+        text_warnings.extend(warned)
     cls_from_file = embeddings_path is not None or (
         tokens is not None and options.text_tokens is not None
     )
     preprocessing_text = text_preprocessing_note(preprocessing, cls_from_file)
     text_notes = [] if cls_from_file else [f"text preprocessing: {preprocessing_text}"]
+    text_notes += text_warnings
 
     cache = capture(
         built.model,

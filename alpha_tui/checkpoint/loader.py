@@ -36,6 +36,7 @@ from alpha_tui.checkpoint.infer import (
 )
 from alpha_tui.checkpoint.safe_unpickle import ForeignObject, UnsafeGlobalError
 from alpha_tui.errors import UserError
+from alpha_tui.warning_notes import folded_warnings
 
 __all__ = ["LoadedCheckpoint", "TRUST_FLAG", "load_checkpoint", "sha256_file"]
 
@@ -516,7 +517,18 @@ def _meta(container: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | Path, *, trust: bool = False) -> LoadedCheckpoint:
-    """Read a checkpoint in any known layout; never runs code from it unless ``trust``."""
+    """Read a checkpoint in any known layout; never runs code from it unless ``trust``.
+
+    Warnings torch raises on the way (a changed class source, a deprecated format)
+    become notes of the checkpoint instead of lines on stderr.
+    """
+    with folded_warnings("reading the checkpoint") as warned:
+        loaded = _read_checkpoint(path, trust=trust)
+    loaded.notes.extend(warned)
+    return loaded
+
+
+def _read_checkpoint(path: str | Path, *, trust: bool) -> LoadedCheckpoint:
     path = Path(path).expanduser()
     _check_file(path)
     try:

@@ -436,8 +436,9 @@ def restricted_torch_load(source: IO[bytes]) -> Any:
 
 def _torch_load(source: IO[bytes]) -> Any:
     with warnings.catch_warnings():
-        # Legacy pickles of whole modules make torch compare class source code.
-        warnings.simplefilter("ignore")
+        # Legacy pickles of whole modules make torch compare class source code, which a
+        # placeholder class never has; any other warning reaches the loader's notes.
+        warnings.filterwarnings("ignore", message="Couldn't retrieve source code")
         return torch.load(
             source,
             map_location="cpu",

@@ -110,6 +110,8 @@ def resolve_data_path(path: str | Path) -> tuple[Path, Path]:
             found = f" (found: {', '.join(others[:3])})" if others else ""
             raise UserError(f"no {DESCRIPTION_CSV} in {given}{found}; {hint}")
         return given, csv_path
+    if not given.is_file():  # a FIFO would block the read, /dev/zero never end it
+        raise UserError(f"--data {given}: not a regular file or folder; {hint}")
     return given.parent, given
 
 

@@ -14,10 +14,8 @@ directory turns caching off (``disabled_reason`` says why) instead of failing th
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 
 from alpha_tui.array_files import check_npz
 from alpha_tui.data.graphs import GRAPH_FORMAT_VERSION, CrystalGraph, build_graph
+from alpha_tui.export.temp_files import temporary_file
 
 if TYPE_CHECKING:
     from jarvis.core.atoms import Atoms
@@ -60,19 +59,16 @@ def savez_atomic(path: str | Path, /, **arrays: np.ndarray) -> None:
     """``np.savez`` through a temp file and a rename in the same folder.
 
     Readers (another alpha-tui, a second pane) see the old file or the whole new one,
-    never half of one; a failed write (disk full, interrupt) leaves no temp file behind
-    to pile up in a cache directory. The folder must exist; errors propagate.
+    never half of one. The temporary is named and registered like an export's
+    (``export.temp_files``): a failed write or SIGINT/SIGTERM removes it, and one left
+    by a killed process is swept by the next write into the folder, so a cache
+    directory never piles them up. The folder must exist; errors propagate.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with temporary_file(path.parent, path.name) as tmp:
+        with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+        os.replace(tmp, path)
 
 
 @dataclass

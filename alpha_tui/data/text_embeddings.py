@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import pickle
@@ -83,9 +84,39 @@ def _read_npz(path: Path) -> tuple[dict[str, int], np.ndarray]:
         return _rows_from_mapping({k: data[k] for k in keys}, path.name)
 
 
+def prescan_pt(path: Path) -> None:
+    """Refuse a .pt whose storages declare more bytes than the file could hold.
+
+    ``torch.load`` allocates each storage of the legacy format at the size its record
+    declares before reading it, ``weights_only`` or not, so 900 bytes can ask for
+    gigabytes. The checkpoint's restricted loader checks every declared storage
+    against a budget bounded by the file's length before torch allocates it; a dry
+    run of it here bounds an embeddings file the same way. Other failures are left
+    to the real load below, which reports them.
+    """
+    from alpha_tui.checkpoint import safe_unpickle
+
+    with open(path, "rb") as handle:
+        zipped = handle.read(4).startswith(b"PK")
+        handle.seek(0)
+        # non-zip files go in as bytes so torch never tries its tar reader on them
+        source = handle if zipped else io.BytesIO(handle.read())
+        try:
+            safe_unpickle.restricted_torch_load(source)
+        except safe_unpickle.PickleBoundError as exc:
+            raise UserError(
+                f"text embeddings {path.name} declare more tensor data than the file's "
+                f"{path.stat().st_size:,} bytes hold ({exc}); the file is truncated or forged, "
+                "re-save it"
+            ) from None
+        except Exception:  # noqa: BLE001, S110 - reported by the weights_only load
+            pass
+
+
 def _read_pt(path: Path) -> tuple[dict[str, int], np.ndarray]:
     import torch
 
+    prescan_pt(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch's own messages run to a paragraph
@@ -99,6 +130,9 @@ def _read_pt(path: Path) -> tuple[dict[str, int], np.ndarray]:
             f"{path.name} holds a {type(obj).__name__}; save a dict id -> vector or "
             "{'ids': [...], 'embeddings': tensor}"
         )
+    complex_at = next((k for k, v in obj.items() if torch.is_tensor(v) and v.is_complex()), None)
+    if complex_at is not None:  # casting to float would drop the imaginary part silently
+        raise UserError(f"{path.name}: '{complex_at}' holds complex numbers; save real vectors")
     if "ids" in obj and "embeddings" in obj:
         emb = obj["embeddings"]
         matrix = emb.detach().float().cpu().numpy() if torch.is_tensor(emb) else emb

@@ -30,6 +30,7 @@ from alpha_tui.model.network import (
     init_like_alignn,
     setting,
 )
+from alpha_tui.warning_notes import folded_warnings
 
 # Checkpoint groups of the users' forks that alpha-tui does not run (150bb67's heads).
 UNIMPLEMENTED_GROUPS: tuple[str, ...] = ("gated_fusion", "gated_cross_attention")
@@ -257,8 +258,22 @@ def build_model(
     """The reference network with the user's weights, in eval mode, on ``device``.
 
     A ``torch.device`` is taken as already resolved (see :func:`resolve_device`); a
-    string is resolved here, for callers that skip the pipeline.
+    string is resolved here, for callers that skip the pipeline. Warnings raised while
+    building (torch's, a backend's) become notes, not stderr lines.
     """
+    with folded_warnings("building the model") as warned:
+        built = _build(config, state_dict, backend=backend, device=device)
+    built.notes.extend(warned)
+    return built
+
+
+def _build(
+    config: ModelConfig,
+    state_dict: Mapping[str, Any],
+    *,
+    backend: str,
+    device: str | torch.device,
+) -> BuiltModel:
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     # The loader strips wrapper prefixes already; a raw state_dict passed here may not be.
     sd, notes = strip_wrapper_prefix(state_dict)

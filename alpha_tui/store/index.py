@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from alpha_tui.errors import UserError
+from alpha_tui.paths import resolved
 from alpha_tui.store.layout import (
     INCOMPLETE,
     KEY_SCHEMA_VERSION,
@@ -61,7 +62,7 @@ def folder_hash(folder: Path, digest: Any) -> None:
 def data_hash(data: Path) -> str:
     """The CSV and the structure files it can name; a missing path hashes as its name."""
     digest = hashlib.sha256()
-    data = Path(data).expanduser().resolve()
+    data = resolved(data)
     if data.is_file():
         digest.update(f"csv {sha256_file(data)}\n".encode())
         root = data.parent

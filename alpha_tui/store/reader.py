@@ -21,6 +21,7 @@ import numpy as np
 
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
+from alpha_tui.paths import resolved
 from alpha_tui.store.codec import decode_cache, field_files
 from alpha_tui.store.layout import (
     INCOMPLETE,
@@ -126,7 +127,7 @@ def open_store(path: Path, *, checksums: bool = True, lazy: bool = True) -> Acti
     ``checksums=False`` checks sizes and shapes only; with checksums, ``lazy`` defers
     the large files' SHA-256 to their first use (module docstring).
     """
-    path = Path(path).expanduser().resolve()
+    path = resolved(path)
     manifest = read_manifest(path)
     check_files(path, manifest, checksums=False)
     checks = _checks(path, manifest, lazy=lazy) if checksums else None

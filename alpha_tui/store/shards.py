@@ -26,6 +26,7 @@ import numpy as np
 
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
+from alpha_tui.paths import resolved
 from alpha_tui.store.index import StoreInputs, key_document
 from alpha_tui.store.layout import is_store
 from alpha_tui.store.reader import open_store, read_manifest
@@ -142,7 +143,7 @@ def merge_into(
 
 
 def shard_dir_for(out: Path) -> Path:
-    out = Path(out).expanduser().resolve()
+    out = resolved(out)
     return out.parent / f".shards-{out.name}"
 
 

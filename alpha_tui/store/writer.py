@@ -22,6 +22,7 @@ import numpy as np
 from alpha_tui import __version__
 from alpha_tui.capture.cache import ActivationCache
 from alpha_tui.errors import UserError
+from alpha_tui.paths import resolved
 from alpha_tui.store.codec import encode_cache
 from alpha_tui.store.layout import (
     INCOMPLETE,
@@ -101,7 +102,7 @@ def write_store(
     ``precompute`` keeps the default cycle's reductions (``store.precompute``); shards
     skip it and the tables, since their merge recomputes both over the whole dataset.
     """
-    out = Path(out).expanduser().resolve()
+    out = resolved(out)
     if out.exists() and not force:
         raise UserError(f"{out} exists; pass --force to replace it or choose another --out")
     if out.exists() and not is_store(out) and any(out.iterdir()):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from adversarial.base import CRYSTALS, TEXT_WIDTH, Case, rng_for, run_args
+from adversarial.gen_checkpoints import _legacy_big_storage
 
 H = 16  # hidden width of the base checkpoint (gate width)
 
@@ -87,6 +88,11 @@ def embedding_cases(seed: int) -> list[Case]:
     out.append(_emb_case("pt-garbage", b"\x80\x02garbage", ".pt"))
     out.append(_emb_case("pt-truncated", buf.getvalue()[:300], ".pt"))
     out.append(_emb_case("wrong-suffix", data, ".csv"))
+    # a legacy-format .pt of under 1 KiB whose storage record declares 2 GB
+    legacy = io.BytesIO()
+    zeros = {n: torch.zeros(TEXT_WIDTH) for n in CRYSTALS}
+    torch.save(zeros, legacy, _use_new_zipfile_serialization=False)
+    out.append(_emb_case("pt-legacy-declares-2GB", _legacy_big_storage(legacy.getvalue()), ".pt"))
     return out
 
 

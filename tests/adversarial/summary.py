@@ -14,6 +14,7 @@ SUMMARY_KEY = pytest.StashKey[list[str]]()
 @dataclass
 class Tally:
     klass: str
+    run: str = ""  # which set and seed, e.g. "set fresh, seed 3"
     tried: int = 0
     ok: int = 0
     errors: int = 0
@@ -28,6 +29,7 @@ class Tally:
             f"adversarial: {self.klass} {self.tried} tried, {self.tracebacks} tracebacks, "
             f"{self.crashes} crashes, {self.executed} executed, {self.partial} partial, "
             f"{len(self.misses)} other misses ({self.ok} ok, {self.errors} one-line errors)"
+            + (f" [{self.run}]" if self.run else "")
         )
 
     @property
@@ -35,9 +37,9 @@ class Tally:
         return not (self.tracebacks or self.crashes or self.executed or self.partial or self.misses)
 
 
-def tally(klass: str, log: Path) -> Tally:
+def tally(klass: str, log: Path, run: str = "") -> Tally:
     """Results of a driver log; a "start" line with no result after it is a crash."""
-    out = Tally(klass)
+    out = Tally(klass, run)
     started: dict[int, str] = {}
     for line in log.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)

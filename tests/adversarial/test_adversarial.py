@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from adversarial.registry import classes
+from adversarial.registry import classes, selected_set
 from adversarial.summary import SUMMARY_KEY, tally
 
 TESTS = Path(__file__).resolve().parents[1]
 SEED = int(os.environ.get("ALPHA_TUI_ADVERSARIAL_SEED", "0"))
+SET = selected_set()  # ALPHA_TUI_ADVERSARIAL_SET: standard (default) or fresh
 CLASS_SECONDS = 900
 WORKERS = 2  # driver processes at once (CI has two cores)
 
@@ -63,7 +64,7 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_adversarial_class(
     klass: str, logs: dict[str, Path], request: pytest.FixtureRequest
 ) -> None:
-    result = tally(klass, logs[klass])
+    result = tally(klass, logs[klass], f"set {SET}, seed {SEED}")
     request.config.stash.setdefault(SUMMARY_KEY, []).append(result.line())
     assert result.tried > 0
     assert result.clean, result.line() + "\n" + "\n".join(result.misses[:10])
