@@ -182,6 +182,11 @@ def test_pc1_degenerate_inputs_are_zero() -> None:
     assert reduce_gates("pc1", np.full((4, 3), 0.3, np.float32)).tolist() == [0.0] * 4
 
 
+def test_pc1_of_non_finite_gates_is_nan_not_a_lapack_error() -> None:
+    gates = np.array([[0.1, 0.2], [np.nan, 0.4], [0.5, 0.6]], np.float32)
+    assert np.isnan(reduce_gates("pc1", gates)).all()
+
+
 def test_injection_closed_form_and_zero_norm() -> None:
     gates = np.array([[0.5, 0.25, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0], [0.5, 0.5, 0.5, 0.5]])
     text = np.array([[1.0, 2.0, 2.0, 0.0], [0.0, 3.0, 0.0, 4.0]])

@@ -335,6 +335,9 @@ def _pc1(gates: np.ndarray) -> np.ndarray:
     # BLAS threads oversubscribe a 2-core machine ~10x)
     cov = _ordered_sum([scatter(sl) for sl in iter_chunks(n)], (h, h))
     cov /= n
+    if not np.all(np.isfinite(cov)):
+        # non-finite gates (NaN weights) have no principal axis; LAPACK would not converge
+        return np.full(n, np.nan)
     evals, evecs = np.linalg.eigh(cov)
     v = evecs[:, -1]
     if evals[-1] <= 0:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 import torch  # noqa: E402
 from dgl_reference import dgl_batch, load_reference  # noqa: E402
-from flops import BatchSize, linear_flops  # noqa: E402
+from flops import BatchSize, linear_flops, matmul_peak  # noqa: E402
 from reference_check import compare  # noqa: E402
 from sample_inputs import SampleInputs, batch_counts, load_sample, windows  # noqa: E402
 
@@ -59,22 +59,6 @@ def check_agreement(sample: SampleInputs) -> str:
     if not found.ok:
         raise SystemExit(f"native and DGL reference disagree, not timing: {line}")
     return line
-
-
-def matmul_peak(rows: list[int], width: int, repeat: int) -> list[float]:
-    """Best GFLOP/s of [n, width] x [width, width] over ``rows``, one value per trial."""
-    rates = []
-    weight = torch.randn(width, width)
-    inputs = [torch.randn(n, width) for n in rows]
-    for a in inputs:  # warm the allocator and the BLAS thread pool
-        torch.mm(a, weight)
-    for _ in range(repeat):
-        best = 0.0
-        for a in inputs:
-            t = min(harness.time_once(lambda a=a: torch.mm(a, weight)) for _ in range(3))
-            best = max(best, 2 * a.shape[0] * width * width / t / 1e9)
-        rates.append(best)
-    return rates
 
 
 def figures(quick: bool) -> list[harness.Figure]:

@@ -9,8 +9,10 @@ not counted: this is the useful work a matmul peak can be compared with.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 NODE_LINEARS = ("src_gate", "dst_gate", "src_update", "dst_update")
@@ -57,3 +59,25 @@ def linear_flops(model: nn.Module, size: BatchSize) -> int:
                 assert name.rsplit(".", 1)[1] in (*NODE_LINEARS, "edge_gate"), name
             total += 2 * module.in_features * module.out_features * rows_of(name, size)
     return total
+
+
+def _time_mm(a: torch.Tensor, weight: torch.Tensor) -> float:
+    start = time.perf_counter()
+    torch.mm(a, weight)
+    return time.perf_counter() - start
+
+
+def matmul_peak(rows: list[int], width: int, repeat: int) -> list[float]:
+    """Best GFLOP/s of [n, width] x [width, width] over ``rows``, one value per trial."""
+    rates = []
+    weight = torch.randn(width, width)
+    inputs = [torch.randn(n, width) for n in rows]
+    for a in inputs:  # warm the allocator and the BLAS thread pool
+        torch.mm(a, weight)
+    for _ in range(repeat):
+        best = 0.0
+        for a in inputs:
+            t = min(_time_mm(a, weight) for _ in range(3))
+            best = max(best, 2 * a.shape[0] * width * width / t / 1e9)
+        rates.append(best)
+    return rates
