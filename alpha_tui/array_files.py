@@ -32,6 +32,8 @@ _ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplemented
 
 #: numpy's own headers are under 10 KiB; a length past this is a lie, refused unread
 MAX_HEADER_BYTES = 1 << 16
+#: an empty array's other dims (0 x 768 embeddings) stay far below this
+MAX_EMPTY_SLOTS = 1 << 16
 
 
 class NpyHeaderError(ValueError):
@@ -93,6 +95,14 @@ def declared_array(handle, available: int, label: str) -> tuple[tuple[int, ...],
         raise UserError(
             f"{label} declares shape {list(shape)} ({need:,} bytes) but holds only "
             f"{max(left, 0):,} bytes of data; the file is truncated or forged"
+        )
+    # A zero in the shape makes any other dims free in bytes, not in work: (2**40, 3, 0)
+    # is empty, yet .tolist() builds 2**40 lists. Real empty arrays have small dims.
+    slots = math.prod(d for d in shape if d)
+    if need == 0 and slots > max(left, MAX_EMPTY_SLOTS):
+        raise UserError(
+            f"{label} declares shape {list(shape)}: empty, yet {slots:,} rows of nothing; "
+            "the file is forged"
         )
     return shape, dtype
 

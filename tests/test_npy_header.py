@@ -72,3 +72,14 @@ def test_header_cap_is_above_what_numpy_writes() -> None:
     buf = io.BytesIO()
     np.save(buf, np.zeros((1,) * 30))  # a long shape tuple: still a short header
     assert struct.unpack("<H", buf.getvalue()[8:10])[0] < MAX_HEADER_BYTES
+
+
+def test_an_empty_array_with_huge_other_dims_is_refused(tmp_path: Path) -> None:
+    """(2**40, 3, 0) holds no bytes, but listing it would build 2**40 lists."""
+    path = tmp_path / "ids.npy"
+    np.save(path, np.zeros((4, 3, 0)))
+    path.write_bytes(path.read_bytes().replace(b"(4, 3, 0)", b"(1099511627776, 3, 0)"))
+    with pytest.raises(UserError, match=r"empty, yet 3,298,534,883,328 rows of nothing"):
+        check_npy(path)
+    np.save(path, np.zeros((0, 768)))  # a real empty table: fine
+    assert check_npy(path) == (0, 768)

@@ -148,14 +148,8 @@ def damaged_cases(seed: int) -> list[Case]:
             op, mutated = _mutate(data, rng, other)
             out.append(_bytes_case(f"{op}-{label}-{i}", mutated))
     for i in range(6):  # the pickle inside an intact zip: only torch's unpickler sees it
-        box: list[str] = []
-
-        def edit(pkl: bytes, box=box) -> bytes:
-            op, mutated = _mutate(pkl, rng, plain)
-            box.append(op)
-            return mutated
-
-        out.append(_bytes_case(f"inner-pickle-{i}", _rezip_pickle(zipped, edit)))
+        mutated = _rezip_pickle(zipped, lambda pkl: _mutate(pkl, rng, plain)[1])
+        out.append(_bytes_case(f"inner-pickle-{i}", mutated))
     for i in range(2):  # a zip whose members were recompressed (torch wants them stored)
         buf = io.BytesIO()
         src = zipfile.ZipFile(io.BytesIO(zipped))
@@ -257,6 +251,12 @@ def state_dict_cases(seed: int) -> list[Case]:
 def container_cases(seed: int) -> list[Case]:
     rng = _rng(seed, "containers")
     sd = base_state_dict()
+    leaves = [  # what the state dict itself is turned into, innermost
+        lambda o: o,
+        lambda o: list(o.values()),
+        lambda o: {k: v.numpy() for k, v in o.items()},
+        lambda o: {k: v.tolist() for k, v in list(o.items())[:3]},
+    ]
     wrappers = [
         lambda o: {"model": o},
         lambda o: {"state_dict": o},
@@ -265,22 +265,19 @@ def container_cases(seed: int) -> list[Case]:
         lambda o: {"checkpoint": {"model": o}},
         lambda o: {"model": {"model": o}},
         lambda o: {"config": None, "model": o},
-        lambda o: {"model": list(o.values())},
-        lambda o: {"model": {k: v.numpy() for k, v in o.items()}},
-        lambda o: {"model": {k: v.tolist() for k, v in list(o.items())[:3]}},
     ]
     out: list[Case] = []
     for i in range(6):
-        depth = int(rng.integers(1, 4))
-        chosen = [int(rng.integers(len(wrappers))) for _ in range(depth)]
+        leaf = int(rng.integers(len(leaves)))
+        chosen = [int(rng.integers(len(wrappers))) for _ in range(int(rng.integers(1, 4)))]
 
-        def make(folder: Path, chosen=chosen) -> Path:
-            obj: object = sd
+        def make(folder: Path, leaf=leaf, chosen=chosen) -> Path:
+            obj: object = leaves[leaf](sd)
             for w in chosen:
                 obj = wrappers[w](obj)
             return write_checkpoint(folder / "model.pt", obj)
 
-        out.append(_case(f"container-{i}-{'-'.join(map(str, chosen))}", make))
+        out.append(_case(f"container-{i}-{leaf}-{'-'.join(map(str, chosen))}", make))
     # {"model": {"model": ...}} 5000 deep: past the recursion limit of a naive walk
     level = b"}X\x05\x00\x00\x00model"
     deep = b"\x80\x02" + level * 5000 + b"}" + b"s" * 5000 + b"."
