@@ -480,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     make_parser, handler = parsers[command]
     args = make_parser().parse_args(argv[1:] if command else argv)
     debug = bool(getattr(args, "debug", False)) or os.environ.get("ALPHA_TUI_DEBUG") == "1"
-    from alpha_tui.export.temp_files import install_signal_cleanup
+    from alpha_tui.temp_files import install_signal_cleanup
 
     install_signal_cleanup()  # a write stopped by ctrl+c / kill leaves no temporary
     try:

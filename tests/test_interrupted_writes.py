@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from alpha_tui.export.temp_files import (
+from alpha_tui.temp_files import (
     STALE_AFTER_S,
     TEMP_PREFIX,
     is_our_temp,
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import sys, time
 from pathlib import Path
-from alpha_tui.export.temp_files import install_signal_cleanup
+from alpha_tui.temp_files import install_signal_cleanup
 install_signal_cleanup()
 out, ready, kind = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from alpha_tui.array_files import check_npz
 from alpha_tui.data.graphs import GRAPH_FORMAT_VERSION, CrystalGraph, build_graph
-from alpha_tui.export.temp_files import temporary_file
+from alpha_tui.temp_files import temporary_file
 
 if TYPE_CHECKING:
     from jarvis.core.atoms import Atoms
@@ -60,7 +60,7 @@ def savez_atomic(path: str | Path, /, **arrays: np.ndarray) -> None:
 
     Readers (another alpha-tui, a second pane) see the old file or the whole new one,
     never half of one. The temporary is named and registered like an export's
-    (``export.temp_files``): a failed write or SIGINT/SIGTERM removes it, and one left
+    (``alpha_tui.temp_files``): a failed write or SIGINT/SIGTERM removes it, and one left
     by a killed process is swept by the next write into the folder, so a cache
     directory never piles them up. The folder must exist; errors propagate.
     """

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alpha_tui.errors import UserError
-from alpha_tui.export.temp_files import temporary_file
+from alpha_tui.temp_files import temporary_file
 
 
 def write_atomically(path: Path, write: Callable[[Path], None], *, force: bool = False) -> Path:

@@ -2,7 +2,7 @@
 
 Files are named ``<pane>-<reduction>-<timestamp>`` and are never overwritten: a
 name that exists gets ``-1``, ``-2``, ... Content is written to hidden temporaries
-first (``alpha_tui.export.temp_files``: removed on SIGINT/SIGTERM or by a later
+first (``alpha_tui.temp_files``: removed on SIGINT/SIGTERM or by a later
 save) and hard-linked to a free name only when complete, so a save stopped midway
 leaves neither a partial file nor its temporary, and two saves in the same second
 (or two sessions) cannot clobber each other. Errors are ``OSError`` for the caller
@@ -26,7 +26,7 @@ from typing import Any
 from rich.console import Console
 from textual.app import App
 
-from alpha_tui.export.temp_files import temporary_file
+from alpha_tui.temp_files import temporary_file
 from alpha_tui.tui.formatting import safe_token
 
 
