@@ -7,41 +7,17 @@ text-effect section number for number without running anything.
 
 from __future__ import annotations
 
-import csv
 import json
 
-import crystal_factory as cf
-import numpy as np
 import pytest
-import torch
-from closed_form import closed_form_checkpoint
+import test_store_cli
 
 import alpha_tui.capture.patching as patching
 import alpha_tui.capture.pipeline as pipeline
 from alpha_tui.cli import main
 from alpha_tui.store.index import stores_dir
 
-
-@pytest.fixture
-def setup(tmp_path):
-    form = closed_form_checkpoint()
-    ckpt = tmp_path / "model.pt"
-    torch.save({"config": form.config.to_dict(), "model": form.state_dict}, ckpt)
-    data = tmp_path / "data"
-    rows = [["id", "formula", "target", "text", "source"]]
-    crystals = {"NaCl": cf.rocksalt, "GaAs": cf.zincblende, "Cu": cf.fcc_primitive}
-    for i, (name, builder) in enumerate(crystals.items()):
-        cf.write_cif(builder(), data / "cif" / f"{name}.cif")
-        rows.append([name, name, str(0.5 * i), f"{name} is a crystal.", "test"])
-    with open(data / "description.csv", "w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
-    emb = tmp_path / "emb.npz"
-    width = form.config.text_input_features
-    vectors = np.random.default_rng(2).normal(size=(len(crystals), width))
-    np.savez(emb, ids=np.array(list(crystals)), embeddings=vectors)
-    args = [str(ckpt), "--data", str(data), "--text-embeddings", str(emb)]
-    args += ["--cache-dir", str(tmp_path / "cache"), "--backend", "native"]
-    return tmp_path, args
+setup = test_store_cli.setup  # the same closed-form checkpoint and data folder
 
 
 def report(capsys, argv):

@@ -11,7 +11,6 @@ removed after the swap (or left as harmless strays if that fails).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,9 @@ import numpy as np
 
 from alpha_tui.capture.cache import ActivationCache, CounterfactualRun
 from alpha_tui.store.codec import MAPPING, _Encoder
-from alpha_tui.store.layout import MANIFEST, is_store
+from alpha_tui.store.layout import is_store
 from alpha_tui.store.reader import read_manifest
-from alpha_tui.store.writer import _save_array
+from alpha_tui.store.writer import _save_array, write_manifest
 
 FIELD = "counterfactuals"
 
@@ -55,7 +54,7 @@ def save_counterfactual(store: Path, run: CounterfactualRun) -> None:
     stale = [name for name in files if name not in referenced and name.startswith("arrays/")]
     for name in stale:
         files.pop(name)
-    _replace_manifest(store, {**manifest, "fields": fields, "files": files})
+    write_manifest(store, {**manifest, "fields": fields, "files": files})
     for name in stale:
         with contextlib.suppress(OSError):
             (store / name).unlink()
@@ -93,12 +92,3 @@ def _array_names(node: Any) -> set[str]:
     if isinstance(node, list):
         return set().union(*(_array_names(v) for v in node)) if node else set()
     return set()
-
-
-def _replace_manifest(store: Path, manifest: dict[str, Any]) -> None:
-    staged = store / f"{MANIFEST}.tmp"
-    with open(staged, "w") as handle:
-        json.dump(manifest, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(staged, store / MANIFEST)

@@ -160,13 +160,18 @@ def _write_contents(
         "fields": fields,
         "files": files,
     }
-    staged = tmp / f"{MANIFEST}.tmp"
+    write_manifest(tmp, manifest)
+    (tmp / INCOMPLETE).unlink()
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """The manifest goes in last and whole (fsync, then rename): it is what marks a store."""
+    staged = folder / f"{MANIFEST}.tmp"
     with open(staged, "w") as handle:
         json.dump(manifest, handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(staged, tmp / MANIFEST)
-    (tmp / INCOMPLETE).unlink()
+    os.replace(staged, folder / MANIFEST)
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:

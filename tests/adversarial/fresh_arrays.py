@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from adversarial import gen_arrays
 from adversarial.base import CRYSTALS, TEXT_WIDTH, Case, run_args
+from adversarial.gen_arrays import _npz
 
 H = 16
 DESCRS = ("<f8", "<f4", ">f8", "<f2", "|u1", "<i8", "<c16", "|S8", "<U4", "|V8", "<M8[s]", "|b1")
@@ -49,21 +51,8 @@ def _lying_npy(data: bytes, rng: np.random.Generator) -> bytes:
     return b"\x93NUMPY" + bytes([version, 0]) + size + head + payload
 
 
-def _npz(members: dict[str, bytes], compression: int) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as archive:
-        for name, payload in members.items():
-            archive.writestr(name + ".npy", payload)
-    return buf.getvalue()
-
-
 def _emb_case(name: str, content: bytes, suffix: str = ".npz") -> Case:
-    def build(folder: Path) -> list[str]:
-        path = folder / f"emb{suffix}"
-        path.write_bytes(content)
-        return run_args(folder, embeddings=path)
-
-    return Case("embeddings", f"fresh-{name}", build)
+    return gen_arrays._emb_case(name, content, suffix, prefix="fresh-")
 
 
 def _pt_declaring(numel: int, width: int) -> bytes:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adversarial.base import Case, base_state_dict, run_args, small_config, write_checkpoint
+from adversarial import gen_checkpoints
+from adversarial.base import Case, base_state_dict, small_config, write_checkpoint
 
 KLASS = "checkpoints"
 
@@ -78,16 +79,11 @@ def _rng(seed: int, part: str) -> np.random.Generator:
 
 
 def _case(name: str, make) -> Case:
-    return Case(KLASS, f"fresh-{name}", lambda folder: run_args(folder, make(folder)))
+    return gen_checkpoints._case(name, make, prefix="fresh-")
 
 
 def _bytes_case(name: str, data: bytes) -> Case:
-    def make(folder: Path) -> Path:
-        path = folder / "model.pt"
-        path.write_bytes(data)
-        return path
-
-    return _case(name, make)
+    return gen_checkpoints._bytes_case(name, data, prefix="fresh-")
 
 
 def _saved(obj=None, **save) -> bytes:

@@ -25,21 +25,21 @@ def _forge_shape(data: bytes, old: tuple, new: tuple) -> bytes:
     return data.replace(repr(old).encode(), repr(new).encode(), 1)
 
 
-def _npz(members: dict[str, bytes]) -> bytes:
+def _npz(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
+    with zipfile.ZipFile(buf, "w", compression) as archive:
         for name, payload in members.items():
             archive.writestr(name + ".npy", payload)
     return buf.getvalue()
 
 
-def _emb_case(name: str, content: bytes, suffix: str = ".npz") -> Case:
+def _emb_case(name: str, content: bytes, suffix: str = ".npz", prefix: str = "") -> Case:
     def build(folder: Path) -> list[str]:
         path = folder / f"emb{suffix}"
         path.write_bytes(content)
         return run_args(folder, embeddings=path)
 
-    return Case("embeddings", name, build)
+    return Case("embeddings", prefix + name, build)
 
 
 def embedding_cases(seed: int) -> list[Case]:

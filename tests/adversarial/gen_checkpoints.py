@@ -30,9 +30,9 @@ from adversarial.base import (
 KLASS = "checkpoints"
 
 
-def _case(name: str, make) -> Case:
+def _case(name: str, make, prefix: str = "") -> Case:
     """``make(folder) -> checkpoint path``; the rest of the run uses the base files."""
-    return Case(KLASS, name, lambda folder: run_args(folder, make(folder)))
+    return Case(KLASS, prefix + name, lambda folder: run_args(folder, make(folder)))
 
 
 def _base_bytes(**save) -> bytes:
@@ -46,13 +46,13 @@ def _plain_pickle(protocol: int) -> bytes:
     return pickle.dumps(obj, protocol=protocol)
 
 
-def _bytes_case(name: str, data: bytes) -> Case:
+def _bytes_case(name: str, data: bytes, prefix: str = "") -> Case:
     def make(folder: Path) -> Path:
         path = folder / "model.pt"
         path.write_bytes(data)
         return path
 
-    return _case(name, make)
+    return _case(name, make, prefix)
 
 
 # --- valid variants (must succeed) ----------------------------------------------------

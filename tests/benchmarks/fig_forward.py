@@ -24,13 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 import torch  # noqa: E402
-from dgl_reference import dgl_batch, load_reference  # noqa: E402
+from dgl_reference import dgl_batch  # noqa: E402
 from flops import BatchSize, linear_flops, matmul_peak  # noqa: E402
-from reference_check import compare  # noqa: E402
+from reference_check import compare, model_pair  # noqa: E402
 from sample_inputs import SampleInputs, batch_counts, load_sample, windows  # noqa: E402
 
 from alpha_tui.data.batching import collate  # noqa: E402
-from alpha_tui.model.build import build_model  # noqa: E402
 
 LANE = "dgl"
 STRIDE, TIMED, QUICK_TIMED = 7, 64, 32
@@ -66,13 +65,7 @@ def figures(quick: bool) -> list[harness.Figure]:
     timed = timed_subset(sample, QUICK_TIMED if quick else TIMED)
     agreement = check_agreement(timed if quick else sample)
     loaded = sample.loaded
-    native = build_model(loaded.config, loaded.state_dict, backend="native").model
-    reference = load_reference(
-        loaded.state_dict,
-        cross_heads=loaded.config.cross_modal_num_heads,
-        link=loaded.config.link,
-        classification=loaded.config.classification,
-    )
+    native, reference = model_pair(loaded)
     repeat = 3 if quick else 5
     threads = torch.get_num_threads()
     out: list[harness.Figure] = []

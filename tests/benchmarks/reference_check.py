@@ -35,8 +35,8 @@ class Agreement:
         return self.pred_range_rel <= RTOL and self.gate_abs <= RTOL and self.gates_compared > 0
 
 
-def compare(sample: SampleInputs, batch_size: int = 64) -> Agreement:
-    loaded = sample.loaded
+def model_pair(loaded) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """alpha-tui's native model and the DGL reference, from the same checkpoint."""
     native = build_model(loaded.config, loaded.state_dict, backend="native").model
     reference = load_reference(
         loaded.state_dict,
@@ -44,6 +44,11 @@ def compare(sample: SampleInputs, batch_size: int = 64) -> Agreement:
         link=loaded.config.link,
         classification=loaded.config.classification,
     )
+    return native, reference
+
+
+def compare(sample: SampleInputs, batch_size: int = 64) -> Agreement:
+    native, reference = model_pair(sample.loaded)
     gates = [f"middle_fusion_modules.layer_{k}.gate" for k in reference.fusion_indices]
     seen_native: dict[str, list[torch.Tensor]] = {}
     seen_ref: dict[str, list[torch.Tensor]] = {}
