@@ -45,7 +45,7 @@ def modules(lane: str, only: list[str]) -> list[Path]:
     return found
 
 
-def machine(lane: str, quick: bool) -> dict:
+def machine(lane: str) -> dict:
     probe = (
         "import json, torch; d = {'torch': torch.__version__, 'threads': torch.get_num_threads()}\n"
         "try:\n import dgl; d['dgl'] = dgl.__version__\nexcept Exception: pass\n"
@@ -70,7 +70,6 @@ def machine(lane: str, quick: bool) -> dict:
         "cpu": model or platform.processor() or platform.machine(),
         "cores": len(os.sched_getaffinity(0)),
         "load_average_at_start": os.getloadavg()[0],
-        "quick": quick,
         **versions,
     }
 
@@ -91,6 +90,7 @@ def run_module(path: Path, quick: bool, timeout: float) -> tuple[list[dict], str
     for figure in figures:
         figure["module"] = path.stem
         figure["module_seconds"] = round(took, 1)
+        figure["quick"] = quick
     return figures, None
 
 
@@ -124,8 +124,9 @@ def table(results: dict) -> str:
         target = "-" if f.get("target") is None else f"{f['direction']} {_number(f['target'])}"
         met = {True: "yes", False: "**no**", None: "-"}[f.get("met")]
         spread = f"{_number(f.get('min'))}-{_number(f.get('max'))}"
+        name = f"`{f['name']}`" + (" (quick)" if f.get("quick") else "")
         rows.append(
-            f"| `{f['name']}` | {f['lane']} | {_number(f.get('median'))} | {spread} "
+            f"| {name} | {f['lane']} | {_number(f.get('median'))} | {spread} "
             f"| {f['unit']} | {target} | {met} |"
         )
     lanes = []
@@ -134,7 +135,6 @@ def table(results: dict) -> str:
         lanes.append(
             f"{lane} lane: {info['date']}, commit {info['commit']}, {info['cores']} cores "
             f"({info['cpu']}), {versions}, load {info['load_average_at_start']:.1f} at start"
-            + (", quick run" if info.get("quick") else "")
         )
     return "\n".join(rows) + "\n\n" + "; ".join(lanes) + ".\n"
 
@@ -163,7 +163,7 @@ def main() -> int:
     if not paths:
         print(f"no figure modules for lane {args.lane}", file=sys.stderr)
         return 2
-    info = machine(args.lane, args.quick)
+    info = machine(args.lane)
     figures, failed = [], []
     for path in paths:
         print(f"=== {path.stem}", flush=True)

@@ -72,7 +72,24 @@ def figures(quick: bool) -> list[harness.Figure]:
                 extra={"matmul_peak_gflops_median": round(sorted(peaks)[len(peaks) // 2], 1)},
             )
         )  # fmt: skip
+    out.append(elementwise_per_matmul(rows[-1], width, repeat))
     return out
+
+
+def elementwise_per_matmul(n: int, width: int, repeat: int) -> harness.Figure:
+    """One memory-bound pass over [n, width] (a sigmoid) against the [n, width] x
+    [width, width] matmul on the same rows: the conv makes several such passes per
+    Linear over the triplets (gathers, the gate, products, scatter, batch norm, SiLU,
+    residual), so this ratio bounds the share of the roof an unfused forward can reach."""
+    a, w = torch.randn(n, width), torch.randn(width, width)
+    t_pass, t_mm = harness.alternate(
+        lambda: torch.sigmoid(a), lambda: torch.mm(a, w), repeat=max(repeat, 5)
+    )
+    return harness.Figure(
+        "native_elementwise_per_matmul", "x", harness.ratios(t_pass, t_mm),
+        note=f"time of torch.sigmoid on [{n}, {width}] / torch.mm [{n}, {width}] x "
+        f"[{width}, {width}] (the largest batch's triplet rows)",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
