@@ -154,6 +154,13 @@ class CrystalsPane(SortablePane):
             self.selected_index = self._sorted(view)[0].index
         self._fill_table(view)
         self._load_atoms()
+        self._take_focus_if_dropped()
+
+    def _take_focus_if_dropped(self) -> None:
+        """A long session is still computing when its tab opens; the explorer cannot
+        focus a pane under its loading cover then, and the arrow keys went nowhere."""
+        if self.app.focused is None and getattr(self.screen, "active_pane", None) is self:
+            self.main_widget().focus()
 
     def _sorted(self, view: CrystalsView) -> list[CrystalSummary]:
         by = (self.sort_column, self.sort_reverse)
