@@ -86,7 +86,7 @@ def test_a_crash_before_the_manifest_leaves_the_old_store(store, monkeypatch):
     def crash(*_a, **_k):
         raise KeyboardInterrupt  # the job killed between the arrays and the manifest
 
-    monkeypatch.setattr(module, "_replace_manifest", crash)
+    monkeypatch.setattr(module, "write_manifest", crash)
     with pytest.raises(KeyboardInterrupt):
         save_counterfactual(store, make_run(FUSIONS[0], 10, 9))
     reopened = open_store(store)  # old manifest, old files: every checksum still holds
