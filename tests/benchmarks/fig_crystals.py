@@ -24,14 +24,12 @@ import harness
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for synthetic
 
-from rich.text import Text  # noqa: E402
 from synthetic import make_cache  # noqa: E402
 from textual.widgets import DataTable  # noqa: E402
 
 from alpha_tui.analysis.session import AnalysisSession  # noqa: E402
 from alpha_tui.tui.app import AlphaTuiApp  # noqa: E402
-from alpha_tui.tui.formatting import fmt  # noqa: E402
-from alpha_tui.tui.panes.crystals import WINDOW, CrystalsPane  # noqa: E402
+from alpha_tui.tui.panes.crystals import WINDOW, CrystalsPane, crystal_cells  # noqa: E402
 
 LANE = "modern"
 SIZE = (120, 40)
@@ -41,16 +39,7 @@ def full_fill(table: DataTable[Any], ordered: list[Any]) -> None:
     """Every crystal as a row: the pane's fill before it was windowed."""
     table.clear()
     for c in ordered:
-        table.add_row(
-            Text(str(c.index), justify="right"),
-            c.id,
-            Text(fmt(c.mean_alpha), justify="right"),
-            Text(fmt(c.target), justify="right"),
-            Text(fmt(c.prediction), justify="right"),
-            Text(str(c.n_atoms), justify="right"),
-            c.formula,
-            key=str(c.index),
-        )
+        table.add_row(*crystal_cells(c), key=str(c.index))
 
 
 async def _measure(n: int, repeat: int) -> dict[str, list[float]]:

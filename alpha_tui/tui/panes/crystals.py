@@ -66,6 +66,19 @@ def sort_crystals(
     return present + missing
 
 
+def crystal_cells(c: CrystalSummary) -> tuple[Any, ...]:
+    """One table row, in the column order ``on_mount`` declares."""
+    return (
+        Text(str(c.index), justify="right"),
+        c.id,
+        Text(fmt(c.mean_alpha), justify="right"),
+        Text(fmt(c.target), justify="right"),
+        Text(fmt(c.prediction), justify="right"),
+        Text(str(c.n_atoms), justify="right"),
+        c.formula,
+    )
+
+
 def jump_target(crystals: list[CrystalSummary], which: str) -> int | None:
     """Index of the crystal with the lowest / median / highest mean alpha."""
     ranked = sorted(
@@ -188,16 +201,7 @@ class CrystalsPane(SortablePane):
         self.window_start = start
         table.clear()
         for c in self.ordered[start : window_stop(start, len(self.ordered), WINDOW)]:
-            table.add_row(
-                Text(str(c.index), justify="right"),
-                c.id,
-                Text(fmt(c.mean_alpha), justify="right"),
-                Text(fmt(c.target), justify="right"),
-                Text(fmt(c.prediction), justify="right"),
-                Text(str(c.n_atoms), justify="right"),
-                c.formula,
-                key=str(c.index),
-            )
+            table.add_row(*crystal_cells(c), key=str(c.index))
         if keep is not None and str(keep) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep)), animate=False)
         self._update_title()
