@@ -274,15 +274,6 @@ def cmd_open(args: argparse.Namespace) -> int:
     on_store = args.checkpoint is not None and args.checkpoint.is_dir()
     # not run_options: it imports torch, seconds before the first frame could show
     name = args.checkpoint.name if on_store else checked_run_args(args).name
-    if args.workers not in (None, 1):
-        raise UserError(
-            "--workers applies to report, export and extract; the explorer parses "
-            "in-process (run 'alpha-tui extract ... --workers N' first, then open the store)"
-        )
-    # the parse pool, started from the loader thread under the running app, never
-    # returned (seen in a pty at 60 crystals); until that is understood the explorer
-    # parses in its own process, as before the pool existed
-    args.workers = 1
     from alpha_tui.tui.app import AlphaTuiApp
 
     handles: list = []  # the live model, kept for the Text effect pane's re-runs

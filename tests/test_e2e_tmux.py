@@ -119,3 +119,26 @@ def test_console_script_in_tmux(tmp_path, expected_max_mean):
     saved = texts[0].read_text()
     assert "max over 256 gate dims" in saved
     assert f"{expected_max_mean:.4f}" in saved
+
+
+def test_explorer_parses_in_worker_processes(tmp_path):
+    # the pool starts from the loader thread while the app owns the terminal (its
+    # stderr capture has no descriptor): this once failed every start
+    rc_file = tmp_path / "rc"
+    command = (
+        f"{shlex.quote(str(SCRIPT))} --limit 60 --workers 2 --backend native "
+        f"--cache-dir cache; echo $? > {shlex.quote(str(rc_file))}"
+    )
+    term = Terminal(tmp_path, command)
+    try:
+        overview = term.wait_for("problems (")
+        assert "crystals           60" in overview
+        assert "parse-workers" not in overview and "could not start" not in overview
+        term.keys("q")
+        deadline = time.monotonic() + 30
+        while term.alive() and time.monotonic() < deadline:
+            time.sleep(0.3)
+    finally:
+        term.close()
+    assert rc_file.read_text().strip() == "0"
+    assert list((tmp_path / "cache" / "graphs").iterdir())  # it parsed (no cache before)

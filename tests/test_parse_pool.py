@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import multiprocessing
 import shutil
 import signal
@@ -190,3 +191,48 @@ def test_workers_that_cannot_start_leave_the_parsing_to_this_process(
         "structures were parsed in the main process, without crash isolation"
     ]
     assert multiprocessing.active_children() == []
+
+
+def test_the_pool_starts_where_stderr_has_no_descriptor(tmp_path: Path) -> None:
+    # under a running Textual app sys.stderr is its print capture, fileno() -1; the
+    # resource tracker passed that to its new process and every pool start failed.
+    # A fresh interpreter, so no tracker from an earlier test is already running.
+    import subprocess
+    import sys
+
+    root, good = _dataset(tmp_path / "d")
+    script = f"""
+import io, json, sys, threading
+sys.path[:0] = [{str(Path(__file__).parents[1])!r}, {str(Path(__file__).parent)!r}]
+from alpha_tui.data import parse_pool
+import parse_crash
+
+class Capture(io.TextIOBase):
+    def write(self, text): return len(text)
+    def fileno(self): return -1
+
+parse_pool.read_structure = parse_crash.only_in_a_worker
+from alpha_tui.data.dataset import read_dataset
+out = {{}}
+def load():
+  try:
+    data = read_dataset({str(root)!r}, workers=2)
+    out["ids"] = [r.id for r in data.records]
+    out["problems"] = [str(p) for p in data.problems]
+  except BaseException as exc:
+    import traceback; out["error"] = traceback.format_exc()
+if __name__ == "__main__":
+    sys.stderr = Capture()
+    thread = threading.Thread(target=load)  # the explorer's loader thread
+    thread.start(); thread.join()
+    sys.stderr = sys.__stderr__
+    print(json.dumps(out))
+"""
+    path = tmp_path / "load.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "error" not in out, out["error"]
+    assert out["ids"] == good
+    assert len(out["problems"]) == 1 and "missing-1" in out["problems"][0]

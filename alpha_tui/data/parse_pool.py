@@ -14,6 +14,13 @@ threads. ``spawn`` and ``forkserver`` start clean; ``spawn`` re-imports jarvis
 (2-4 s, it pulls in sklearn) in every worker, the fork server imports it once per
 session (``_PRELOAD``) and forks each worker from that warm, single-threaded process.
 
+Under a running Textual app ``sys.stderr`` is the app's print capture, whose
+``fileno()`` is -1. multiprocessing's resource tracker (started with the first worker)
+passes ``sys.stderr.fileno()`` to the new process, and -1 makes that start fail
+("bad value(s) in fds_to_keep"), so the explorer could not use the pool.
+``_tracker_running`` then starts the tracker on ``/dev/null`` first: the terminal is
+the TUI's, and a tracker's warning there would only tear the screen.
+
 Results come back in input order, one message per structure (so the item in flight
 at a crash is known), and the input is consumed lazily (``--limit`` stops early).
 """
@@ -24,6 +31,8 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +58,7 @@ _PRELOAD = [
 ]
 _JOIN_SECONDS = 2.0
 _HELLO = "ready"
+_TRACKER_LOCK = threading.Lock()
 
 Parser = Callable[[Path], "Atoms"]
 
@@ -245,7 +255,13 @@ class _Pool:
         process = self._context.Process(
             target=_worker_main, args=(theirs, self._parse), daemon=True
         )
-        process.start()
+        try:
+            _tracker_running()
+            process.start()
+        except (OSError, ValueError) as exc:  # no process could be made: none is to blame
+            ours.close()
+            theirs.close()
+            raise _PoolBroken(f"{type(exc).__name__}: {exc}") from exc
         theirs.close()
         worker = _Worker(process, ours)
         self._workers.append(worker)
@@ -343,6 +359,33 @@ class _Pool:
                 worker.process.join(_JOIN_SECONDS)
             worker.conn.close()
         self._workers.clear()
+
+
+def _tracker_running() -> None:
+    """Start multiprocessing's resource tracker with a usable stderr descriptor.
+
+    Swapping ``sys.stderr`` is process-wide; the lock keeps two pools from racing, and
+    the swap lasts only the tracker's start (a print elsewhere in that instant goes to
+    the same place the tracker's would).
+    """
+    from multiprocessing import resource_tracker
+
+    if _has_descriptor(sys.stderr):
+        resource_tracker.ensure_running()
+        return
+    with _TRACKER_LOCK, open(os.devnull, "w") as null:
+        saved, sys.stderr = sys.stderr, null
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            sys.stderr = saved
+
+
+def _has_descriptor(stream: Any) -> bool:
+    try:
+        return stream is not None and stream.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _worker_main(conn: Connection, parse: Parser) -> None:
