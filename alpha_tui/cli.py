@@ -172,6 +172,25 @@ def checked_run_args(args: argparse.Namespace) -> Path:
     return checkpoint
 
 
+def _capture_inputs(args: argparse.Namespace) -> dict:
+    """The options both the capture and the store key take, mapped once: a field added
+    to one and not the other would reuse a store captured from other inputs."""
+    return {
+        "data": args.data,
+        "text_embeddings": args.text_embeddings,
+        "text_encoder": args.text_encoder,
+        "text_tokens": args.text_tokens,
+        "vocab_mappings": args.vocab_mappings,
+        "text_normalize": args.text_normalize,
+        "limit": args.limit,
+        "max_atoms": args.max_atoms,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "backend": args.backend,
+        "graph_canonize": args.graph_canonize == "true",
+    }
+
+
 def run_options(args: argparse.Namespace):
     from alpha_tui.capture.hooks import HookNames
     from alpha_tui.capture.pipeline import RunOptions
@@ -180,20 +199,9 @@ def run_options(args: argparse.Namespace):
     containers = tuple(c.strip() for c in args.layer_containers.split(",") if c.strip())
     return RunOptions(
         checkpoint=checkpoint,
-        data=args.data,
-        text_embeddings=args.text_embeddings,
-        text_encoder=args.text_encoder,
-        text_tokens=args.text_tokens,
-        vocab_mappings=args.vocab_mappings,
-        text_normalize=args.text_normalize,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        device=args.device,
-        backend=args.backend,
-        max_atoms=args.max_atoms,
+        **_capture_inputs(args),
         trust_checkpoint=args.trust_checkpoint,
         cache_dir=args.cache_dir,
-        graph_canonize=args.graph_canonize == "true",
         workers=args.workers,
         names=HookNames(layer_containers=containers, text_projection=args.text_projection_name),
     )
@@ -204,20 +212,9 @@ def store_inputs(args: argparse.Namespace):
 
     return StoreInputs(
         checkpoint=args.checkpoint or DEFAULT_CHECKPOINT,
-        data=args.data,
-        text_embeddings=args.text_embeddings,
-        text_encoder=args.text_encoder,
-        limit=args.limit,
-        max_atoms=args.max_atoms,
-        batch_size=args.batch_size,
-        device=args.device,
-        backend=args.backend,
+        **_capture_inputs(args),
         layer_containers=args.layer_containers,
         text_projection_name=args.text_projection_name,
-        graph_canonize=args.graph_canonize == "true",
-        text_tokens=args.text_tokens,
-        vocab_mappings=args.vocab_mappings,
-        text_normalize=args.text_normalize,
     )
 
 

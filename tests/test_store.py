@@ -376,3 +376,47 @@ def test_store_key_follows_every_capture_setting(tmp_path):
     mappings.write_text("a b\n")
     changed = replace(raw, text_normalize="sage", vocab_mappings=mappings)
     assert store_key(key_document(changed)) not in keys  # the table's content counts
+
+
+#: RunOptions fields that cannot change a captured number, so the store key leaves them out
+NOT_IN_KEY = {
+    "trust_checkpoint": "only whether a pickle may run code; the weights are the same",
+    "cache_dir": "where caches live",
+    "workers": "parsing processes: the tests compare their structures bit for bit",
+    "shard": "a rank's slice of a sharded extract; the merged store is the whole",
+    "names": "keyed as layer_containers and text_projection_name",
+}
+
+
+def test_every_capture_option_is_in_the_store_key_or_listed_as_harmless():
+    from dataclasses import fields
+
+    from alpha_tui.capture.pipeline import RunOptions
+    from alpha_tui.store.index import StoreInputs
+
+    keyed = {f.name for f in fields(StoreInputs)}
+    missing = {f.name for f in fields(RunOptions)} - keyed - set(NOT_IN_KEY)
+    assert missing == set(), f"RunOptions fields a store reuse would ignore: {missing}"
+
+
+def test_cli_gives_the_capture_and_the_store_key_the_same_inputs(tmp_path):
+    from dataclasses import fields
+
+    from alpha_tui.cli import build_report_parser, run_options, store_inputs
+
+    checkpoint = tmp_path / "m.pt"
+    checkpoint.write_bytes(b"weights")
+    args = build_report_parser().parse_args(
+        [str(checkpoint), "--limit", "7", "--max-atoms", "99", "--batch-size", "3",
+         "--graph-canonize", "false", "--text-normalize", "bert", "--device", "cpu",
+         "--backend", "native", "--layer-containers", "a, b", "--text-projection-name", "tp"]
+    )  # fmt: skip
+    options, inputs = run_options(args), store_inputs(args)
+    shared = {f.name for f in fields(inputs)} & {f.name for f in fields(options)}
+    assert shared >= {"limit", "max_atoms", "batch_size", "graph_canonize", "text_normalize"}
+    for name in shared:
+        assert getattr(options, name) == getattr(inputs, name), name
+    assert (options.limit, options.max_atoms, options.batch_size) == (7, 99, 3)
+    assert options.graph_canonize is False and options.text_normalize == "bert"
+    assert options.names.layer_containers == ("a", "b") and inputs.layer_containers == "a, b"
+    assert options.names.text_projection == inputs.text_projection_name == "tp"
