@@ -68,6 +68,21 @@ class Terminal:
     def close(self) -> None:
         self._tmux("kill-server")
 
+    def quit(self) -> None:
+        self.keys("q")
+        deadline = time.monotonic() + 30
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert not self.alive(), "alpha-tui did not quit on q"
+
+
+def console(tmp_path: Path, args: str) -> tuple[Terminal, Path]:
+    """``alpha-tui ARGS`` in tmux, and the file its exit status will be written to."""
+    assert SCRIPT.exists(), f"console script not installed at {SCRIPT}"
+    rc_file = tmp_path / "rc"
+    command = f"{shlex.quote(str(SCRIPT))} {args}; echo $? > {shlex.quote(str(rc_file))}"
+    return Terminal(tmp_path, command), rc_file
+
 
 @pytest.fixture
 def expected_max_mean(capsys) -> float:
@@ -80,13 +95,7 @@ def expected_max_mean(capsys) -> float:
 
 
 def test_console_script_in_tmux(tmp_path, expected_max_mean):
-    assert SCRIPT.exists(), f"console script not installed at {SCRIPT}"
-    rc_file = tmp_path / "rc"
-    command = (
-        f"{shlex.quote(str(SCRIPT))} --limit {LIMIT} --backend native "
-        f"--snapshot-dir snaps; echo $? > {shlex.quote(str(rc_file))}"
-    )
-    term = Terminal(tmp_path, command)
+    term, rc_file = console(tmp_path, f"--limit {LIMIT} --backend native --snapshot-dir snaps")
     try:
         overview = term.wait_for("findings")
         assert "middle_fusion_modules.layer_2" in overview
@@ -103,11 +112,7 @@ def test_console_script_in_tmux(tmp_path, expected_max_mean):
         term.keys("t")
         layers = term.wait_for("source text_projection")
         assert "SKIPPED(256≠64)" in layers
-        term.keys("q")
-        deadline = time.monotonic() + 30
-        while term.alive() and time.monotonic() < deadline:
-            time.sleep(0.3)
-        assert not term.alive(), "alpha-tui did not quit on q"
+        term.quit()
     finally:
         term.close()
     assert rc_file.read_text().strip() == "0"
@@ -124,20 +129,12 @@ def test_console_script_in_tmux(tmp_path, expected_max_mean):
 def test_explorer_parses_in_worker_processes(tmp_path):
     # the pool starts from the loader thread while the app owns the terminal (its
     # stderr capture has no descriptor): this once failed every start
-    rc_file = tmp_path / "rc"
-    command = (
-        f"{shlex.quote(str(SCRIPT))} --limit 60 --workers 2 --backend native "
-        f"--cache-dir cache; echo $? > {shlex.quote(str(rc_file))}"
-    )
-    term = Terminal(tmp_path, command)
+    term, rc_file = console(tmp_path, "--limit 60 --workers 2 --backend native --cache-dir cache")
     try:
         overview = term.wait_for("problems (")
         assert "crystals           60" in overview
         assert "parse-workers" not in overview and "could not start" not in overview
-        term.keys("q")
-        deadline = time.monotonic() + 30
-        while term.alive() and time.monotonic() < deadline:
-            time.sleep(0.3)
+        term.quit()
     finally:
         term.close()
     assert rc_file.read_text().strip() == "0"
