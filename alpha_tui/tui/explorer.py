@@ -7,12 +7,14 @@ ready (alpha_tui.tui.frame_probe measures that first frame).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import AwaitMount, MountError
 from textual.widgets import Header, TabbedContent, TabPane
 
@@ -34,6 +36,7 @@ from alpha_tui.tui.panes.overview import OverviewPane
 from alpha_tui.tui.panes.text_effect import JumpToCrystal, TextEffectPane, TextEffectRunner
 from alpha_tui.tui.snapshot import export_stem, save_csv, save_screen
 from alpha_tui.tui.state import ViewState, cycle, default_text_source, step_min_count
+from alpha_tui.tui.warm_up import WARM_UP_DELAY_S, warm_order, warm_up
 from alpha_tui.tui.widgets.footer import CoalescingFooter
 from alpha_tui.tui.widgets.reduction_picker import ReductionPicker
 from alpha_tui.tui.widgets.status_bar import StatusBar
@@ -148,6 +151,8 @@ class ExplorerScreen(Screen[None]):
         self._shown_pane: str | None = None
         #: panes mounted after the first one (see _mount): pane id -> its mount
         self._mounts: dict[str, AwaitMount] = {}
+        #: the pending warm-up after a view change (see _warm_up_later)
+        self._warm_timer: Timer | None = None
 
     # ------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -203,6 +208,37 @@ class ExplorerScreen(Screen[None]):
                 return
             if mounting is not None:
                 await mounting
+        self._warm_up()
+
+    # ------------------------------------------------------------- warm-up
+    def _warm_up(self) -> None:
+        """Compute the other panes' views of the state in force, in one thread."""
+        self._warm_timer = None
+        panes = [self.panes[p] for p in warm_order(PANE_IDS, self.active_pane_id)]
+        self.run_worker(
+            self._warm_up_thread(panes, self.state),
+            thread=True,
+            exclusive=True,
+            group="warm-up",
+            exit_on_error=False,
+        )
+
+    def _warm_up_thread(self, panes: list[Pane], state: ViewState) -> Callable[[], list[str]]:
+        def run() -> list[str]:
+            from textual.worker import get_current_worker
+
+            worker = get_current_worker()
+            return warm_up(panes, state, lambda: worker.is_cancelled or self.state != state)
+
+        return run
+
+    def _warm_up_later(self) -> None:
+        """After a view change: warm once the state has stayed put for a moment."""
+        self.workers.cancel_group(self, "warm-up")
+        if self._warm_timer is not None:
+            self._warm_timer.stop()
+        if self._mounts and all(p.is_mounted for p in self.panes.values()):
+            self._warm_timer = self.set_timer(WARM_UP_DELAY_S, self._warm_up)
 
     @property
     def active_pane_id(self) -> str:
@@ -246,6 +282,7 @@ class ExplorerScreen(Screen[None]):
         self.state = state
         self._update_status()
         self.active_pane.show_state(state)
+        self._warm_up_later()
 
     # ------------------------------------------------------------- gating
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
