@@ -1,11 +1,14 @@
-"""element_stats groups atoms by one stable sort: every number must be the bits of the
-per-element boolean-mask computation it replaced (numpy by hand below)."""
+"""element_stats groups atoms by one stable sort, crystal_summaries converts columns
+with one tolist each: every number must be the bits of the per-element computation
+it replaced (numpy by hand below)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic import make_cache
 
+from alpha_tui.analysis.crystals import crystal_means, crystal_summaries
 from alpha_tui.analysis.elements import element_stats, element_symbol
 
 
@@ -38,3 +41,23 @@ def test_same_bits_as_one_mask_per_element(dtype, min_count: int) -> None:
 def test_no_finite_value_gives_no_element() -> None:
     assert element_stats(np.array([np.nan, np.inf]), np.array([1, 2], np.int16)) == []
     assert element_stats(np.array([]), np.array([], np.int16)) == []
+
+
+def test_crystal_summaries_keep_the_numbers_of_one_conversion_per_crystal() -> None:
+    cache = make_cache(seed=4)
+    rng = np.random.default_rng(1)
+    values = rng.random(cache.n_atoms)
+    values[0] = np.nan
+    means = crystal_means(values, cache.atom_crystal, cache.n_crystals)
+    got = crystal_summaries(cache, values)
+    assert len(got) == cache.n_crystals
+    for c, row in enumerate(got):
+        assert row.index == c and row.id == cache.crystal_ids[c]
+        assert row.formula == cache.formulas[c]
+        assert row.n_atoms == int(cache.atom_counts[c])
+        assert type(row.n_atoms) is int and type(row.target) is float
+        assert row.target == float(cache.targets[c]) or np.isnan(row.target)
+        same = row.mean_alpha == float(means[c])
+        assert same or (np.isnan(row.mean_alpha) and np.isnan(means[c]))
+        pred = cache.predictions
+        assert row.prediction == (None if pred is None else float(pred[c]))

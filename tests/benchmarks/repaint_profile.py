@@ -52,15 +52,15 @@ def _instrument(explorer, timings: dict[str, dict[str, float]]) -> None:
         pane.apply = timed(pane.apply, "apply")
 
 
-def _top(profile: cProfile.Profile, n: int) -> str:
+def _top(profile: cProfile.Profile, n: int, sort: str) -> str:
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(n)
+    pstats.Stats(profile, stream=out).sort_stats(sort).print_stats(n)
     lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
     start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
     return "\n".join("      " + ln for ln in lines[start : start + n + 1])
 
 
-def profile(session, label: str, cprofile: int) -> None:
+def profile(session, label: str, cprofile: int, sort: str = "tottime") -> None:
     timings: dict[str, dict[str, float]] = {}
     rows: list[tuple[str, float, float, float]] = []
     original = fig_frames._press_and_wait
@@ -82,7 +82,7 @@ def profile(session, label: str, cprofile: int) -> None:
         apply = sum(s["apply"] for s in timings.values())
         rows.append((key, elapsed, compute, apply))
         if prof is not None:
-            rows[-1] += (_top(prof, cprofile),)  # type: ignore[assignment]
+            rows[-1] += (_top(prof, cprofile, sort),)  # type: ignore[assignment]
         return elapsed
 
     fig_frames._press_and_wait = press
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="a sample store folder")
     parser.add_argument("--atoms", type=int, default=0, help="also a synthetic store (0: no)")
     parser.add_argument("--cprofile", type=int, default=0, help="top N UI-thread functions")
+    parser.add_argument("--sort", default="tottime", help="pstats order: tottime, cumtime")
     args = parser.parse_args()
     from store_bench import synthetic_store
 
@@ -116,13 +117,15 @@ def main() -> None:
     from alpha_tui.store.reader import open_store
 
     if args.store is not None:
-        profile(AnalysisSession(open_store(args.store)), f"store {args.store}", args.cprofile)
+        profile(
+            AnalysisSession(open_store(args.store)), f"store {args.store}", args.cprofile, args.sort
+        )
     if args.atoms:
         with tempfile.TemporaryDirectory() as tmp:
             big = Path(tmp) / "synthetic"
             synthetic_store(big, args.atoms, 256)
             label = f"{args.atoms:,} x 256 synthetic store"
-            profile(AnalysisSession(open_store(big)), label, args.cprofile)
+            profile(AnalysisSession(open_store(big)), label, args.cprofile, args.sort)
     if args.store is None and not args.atoms:
         sys.exit("nothing to profile: give --store and/or --atoms")
 
