@@ -19,6 +19,21 @@ start, at least 10x faster than the capture it replaces".
   On the sample session (its store) and on a 1,000,000 x 256 synthetic store
   (store_bench.synthetic_store; --quick: 200,000 atoms). A press not repainted within
   BUDGET_S stops its series with that elapsed time as a lower bound (said in the note).
+  Each figure's ``extra`` holds every press's time by reduction / pane ("#2": the
+  pane's second press, a revisit), so a reader sees which pane is slow.
+
+  Background warm-up (alpha_tui.tui.warm_up): once the panes are mounted the explorer
+  computes every pane's view of the state in force in one thread, and again 0.5 s
+  after a view change settles. The series start after the opening settle, which waits
+  for every worker, that first warm-up included (a user reading the Overview); no
+  wait is added after that. The ten ``r`` presses come faster than 0.5 s apart, so no
+  pane is warmed for them, and the digit series starts right after the last one: the
+  panes that depend on the reduction (Elements, Crystals, Correlations) meet a key
+  before their warm-up for it, or while it runs (it starts 0.5 s after the last
+  ``r``); they then compute the view themselves, as without warm-up, which is
+  correct (a late warm-up result is keyed by its state and never painted) and is
+  measured as it is. Panes that do not depend on the reduction (Layers, Text effect,
+  Dims, Overview) were warmed by the first warm-up and only paint.
 """
 
 from __future__ import annotations
