@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widget import AwaitMount, MountError
+from textual.widget import AwaitMount, MountError, Widget
 from textual.widgets import Header, TabbedContent, TabPane
 
 from alpha_tui.analysis.reductions import DEFAULT_CYCLE, validate_reduction
@@ -151,6 +151,8 @@ class ExplorerScreen(Screen[None]):
         self._shown_pane: str | None = None
         #: panes mounted after the first one (see _mount): pane id -> its mount
         self._mounts: dict[str, AwaitMount] = {}
+        #: pane id -> the widget last focused inside it while it was shown (_activate)
+        self._pane_focus: dict[str, Widget] = {}
         #: the pending warm-up after a view change (see _warm_up_later)
         self._warm_timer: Timer | None = None
 
@@ -248,6 +250,12 @@ class ExplorerScreen(Screen[None]):
     def active_pane(self) -> Pane:
         return self.panes[self.active_pane_id]
 
+    @on(events.DescendantFocus)
+    def _focus_moved(self, event: events.DescendantFocus) -> None:
+        pane = self.panes.get(self._shown_pane or "")
+        if pane is not None and pane in event.widget.ancestors_with_self:
+            self._pane_focus[pane.pane_id] = event.widget
+
     @on(TabbedContent.TabActivated, "#panes")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         pane_id = event.pane.id
@@ -257,6 +265,10 @@ class ExplorerScreen(Screen[None]):
             self._activate(pane_id)
 
     def _activate(self, pane_id: str) -> None:
+        """Show ``pane_id`` and focus its main widget. Focus stays where it is only if
+        it is where it was last inside this pane while the pane was shown: when the
+        tab switch hides the focused widget, Textual moves focus to the next focusable
+        one, which may be in the new pane (the min-count input, which eats keys)."""
         self._shown_pane = pane_id
         pane = self.panes[pane_id]
         if not pane.is_mounted:
@@ -266,13 +278,24 @@ class ExplorerScreen(Screen[None]):
         self._update_status()
         target = pane.main_widget()
         focused = self.focused
-        if focused is not None and pane in focused.ancestors_with_self:
+        kept = self._pane_focus.get(pane_id)
+        if focused is not None and focused is kept and pane in focused.ancestors_with_self:
             pass
         elif target is not None and target.focusable:
             target.focus()
+            # again after the switch's own focus moves, which may land after this one
+            self.call_after_refresh(self._refocus, pane_id, target)
         else:
             self.set_focus(None)
         self.refresh_bindings()
+
+    def _refocus(self, pane_id: str, target: Widget) -> None:
+        focused = self.focused
+        pane = self.panes[pane_id]
+        if self._shown_pane != pane_id or focused is target or not target.focusable:
+            return
+        if focused is None or pane in focused.ancestors_with_self:
+            target.focus()
 
     def _update_status(self) -> None:
         self.query_one(StatusBar).show(self.state, self.session.fusion_modules, self.active_pane_id)
