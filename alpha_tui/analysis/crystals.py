@@ -55,19 +55,29 @@ def crystal_means(values: np.ndarray, atom_crystal: np.ndarray, n_crystals: int)
 
 
 def crystal_summaries(cache: ActivationCache, values: np.ndarray) -> list[CrystalSummary]:
-    means = crystal_means(values, cache.atom_crystal, cache.n_crystals)
+    """One summary per crystal.
+
+    Columns become Python numbers with one ``tolist`` each (the same values
+    ``float(array[c])`` gives): per-element numpy scalar conversions of 10^5 crystals
+    were most of the Crystals pane's time.
+    """
+    n = cache.n_crystals
+    means = crystal_means(values, cache.atom_crystal, n).tolist()
+    targets = np.asarray(cache.targets)[:n].astype(np.float64).tolist()
     preds = cache.predictions
+    predictions = [None] * n if preds is None else np.asarray(preds)[:n].astype(np.float64).tolist()
+    counts = np.asarray(cache.atom_counts)[:n].astype(np.int64).tolist()
     return [
         CrystalSummary(
             index=c,
             id=cache.crystal_ids[c],
             formula=cache.formulas[c],
-            target=float(cache.targets[c]),
-            prediction=None if preds is None else float(preds[c]),
-            n_atoms=int(cache.atom_counts[c]),
-            mean_alpha=float(means[c]),
+            target=targets[c],
+            prediction=predictions[c],
+            n_atoms=counts[c],
+            mean_alpha=means[c],
         )
-        for c in range(cache.n_crystals)
+        for c in range(n)
     ]
 
 

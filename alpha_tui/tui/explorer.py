@@ -7,13 +7,15 @@ ready (alpha_tui.tui.frame_probe measures that first frame).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widget import AwaitMount, MountError
+from textual.timer import Timer
+from textual.widget import AwaitMount, MountError, Widget
 from textual.widgets import Header, TabbedContent, TabPane
 
 from alpha_tui.analysis.reductions import DEFAULT_CYCLE, validate_reduction
@@ -34,6 +36,7 @@ from alpha_tui.tui.panes.overview import OverviewPane
 from alpha_tui.tui.panes.text_effect import JumpToCrystal, TextEffectPane, TextEffectRunner
 from alpha_tui.tui.snapshot import export_stem, save_csv, save_screen
 from alpha_tui.tui.state import ViewState, cycle, default_text_source, step_min_count
+from alpha_tui.tui.warm_up import WARM_UP_DELAY_S, warm_order, warm_up
 from alpha_tui.tui.widgets.footer import CoalescingFooter
 from alpha_tui.tui.widgets.reduction_picker import ReductionPicker
 from alpha_tui.tui.widgets.status_bar import StatusBar
@@ -148,6 +151,10 @@ class ExplorerScreen(Screen[None]):
         self._shown_pane: str | None = None
         #: panes mounted after the first one (see _mount): pane id -> its mount
         self._mounts: dict[str, AwaitMount] = {}
+        #: pane id -> the widget last focused inside it while it was shown (_activate)
+        self._pane_focus: dict[str, Widget] = {}
+        #: the pending warm-up after a view change (see _warm_up_later)
+        self._warm_timer: Timer | None = None
 
     # ------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -203,6 +210,37 @@ class ExplorerScreen(Screen[None]):
                 return
             if mounting is not None:
                 await mounting
+        self._warm_up()
+
+    # ------------------------------------------------------------- warm-up
+    def _warm_up(self) -> None:
+        """Compute the other panes' views of the state in force, in one thread."""
+        self._warm_timer = None
+        panes = [self.panes[p] for p in warm_order(PANE_IDS, self.active_pane_id)]
+        self.run_worker(
+            self._warm_up_thread(panes, self.state),
+            thread=True,
+            exclusive=True,
+            group="warm-up",
+            exit_on_error=False,
+        )
+
+    def _warm_up_thread(self, panes: list[Pane], state: ViewState) -> Callable[[], list[str]]:
+        def run() -> list[str]:
+            from textual.worker import get_current_worker
+
+            worker = get_current_worker()
+            return warm_up(panes, state, lambda: worker.is_cancelled or self.state != state)
+
+        return run
+
+    def _warm_up_later(self) -> None:
+        """After a view change: warm once the state has stayed put for a moment."""
+        self.workers.cancel_group(self, "warm-up")
+        if self._warm_timer is not None:
+            self._warm_timer.stop()
+        if self._mounts and all(p.is_mounted for p in self.panes.values()):
+            self._warm_timer = self.set_timer(WARM_UP_DELAY_S, self._warm_up)
 
     @property
     def active_pane_id(self) -> str:
@@ -211,6 +249,12 @@ class ExplorerScreen(Screen[None]):
     @property
     def active_pane(self) -> Pane:
         return self.panes[self.active_pane_id]
+
+    @on(events.DescendantFocus)
+    def _focus_moved(self, event: events.DescendantFocus) -> None:
+        pane = self.panes.get(self._shown_pane or "")
+        if pane is not None and pane in event.widget.ancestors_with_self:
+            self._pane_focus[pane.pane_id] = event.widget
 
     @on(TabbedContent.TabActivated, "#panes")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -221,6 +265,10 @@ class ExplorerScreen(Screen[None]):
             self._activate(pane_id)
 
     def _activate(self, pane_id: str) -> None:
+        """Show ``pane_id`` and focus its main widget. Focus stays where it is only if
+        it is where it was last inside this pane while the pane was shown: when the
+        tab switch hides the focused widget, Textual moves focus to the next focusable
+        one, which may be in the new pane (the min-count input, which eats keys)."""
         self._shown_pane = pane_id
         pane = self.panes[pane_id]
         if not pane.is_mounted:
@@ -230,13 +278,24 @@ class ExplorerScreen(Screen[None]):
         self._update_status()
         target = pane.main_widget()
         focused = self.focused
-        if focused is not None and pane in focused.ancestors_with_self:
+        kept = self._pane_focus.get(pane_id)
+        if focused is not None and focused is kept and pane in focused.ancestors_with_self:
             pass
         elif target is not None and target.focusable:
             target.focus()
+            # again after the switch's own focus moves, which may land after this one
+            self.call_after_refresh(self._refocus, pane_id, target)
         else:
             self.set_focus(None)
         self.refresh_bindings()
+
+    def _refocus(self, pane_id: str, target: Widget) -> None:
+        focused = self.focused
+        pane = self.panes[pane_id]
+        if self._shown_pane != pane_id or focused is target or not target.focusable:
+            return
+        if focused is None or pane in focused.ancestors_with_self:
+            target.focus()
 
     def _update_status(self) -> None:
         self.query_one(StatusBar).show(self.state, self.session.fusion_modules, self.active_pane_id)
@@ -246,6 +305,7 @@ class ExplorerScreen(Screen[None]):
         self.state = state
         self._update_status()
         self.active_pane.show_state(state)
+        self._warm_up_later()
 
     # ------------------------------------------------------------- gating
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -80,6 +80,9 @@ class AlphaPane(Pane):
     title = "Alpha"
     key = "2"
 
+    #: the CollapseDiagnostic the panel shows (the session memoises one per fusion)
+    _collapse_shown: Any = None
+
     def compose(self) -> ComposeResult:
         yield Static("", id="alpha-title", classes="pane-title")
         yield Static("", id="alpha-describe", classes="pane-subtitle")
@@ -116,7 +119,11 @@ class AlphaPane(Pane):
                 histogram_painter(Series(label, hist.edges, hist.counts), xlabel=view.reduction)
             )
         self.query_one("#alpha-stats", StatsTable).show_stats(view.stats)
-        self.query_one("#alpha-collapse", Static).update(collapse_renderable(view.collapse))
+        if view.collapse is not self._collapse_shown:
+            # the collapse check depends on the fusion module only: a reduction switch
+            # keeps the panel, and its table is not laid out and drawn again
+            self.query_one("#alpha-collapse", Static).update(collapse_renderable(view.collapse))
+            self._collapse_shown = view.collapse
 
     def export_table(self) -> Table:
         view: AlphaView = self.view

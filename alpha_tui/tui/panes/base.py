@@ -75,6 +75,8 @@ class Pane(Vertical):
         self.error: str | None = None
         #: every contained failure of this pane, oldest first (tests and the log read it)
         self.failures: list[Failure] = []
+        #: (key, result) computed before the pane was shown; see compute_ahead
+        self._ahead: tuple[Hashable, Any] | None = None
 
     # ------------------------------------------------------------- to override
     def depends(self, state: ViewState) -> Hashable:
@@ -143,6 +145,11 @@ class Pane(Vertical):
             return
         self.state = state
         self._requested = key
+        ahead = self._take_ahead(key) if not force else None
+        if ahead is not None:
+            self._cancel_compute()
+            self._show(key, ahead[1])
+            return
         self.loading = self.view is None
         self._compute(state, key)
 
@@ -150,20 +157,58 @@ class Pane(Vertical):
     def is_current(self) -> bool:
         return self.state is not None and self._requested == self.depends(self.state)
 
+    def _result(self, state: ViewState) -> Any:
+        """The view, or the UserError / contained Failure that replaces it."""
+        try:
+            return self.compute(state)
+        except UserError as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - a bug in one view must not end the app
+            return failure_from("computing the view", exc)
+
     @work(thread=True, exclusive=True, group="pane")
     def _compute(self, state: ViewState, key: Hashable) -> tuple[Hashable, Any]:
-        try:
-            return key, self.compute(state)
-        except UserError as exc:
-            return key, exc
-        except Exception as exc:  # noqa: BLE001 - a bug in one view must not end the app
-            return key, failure_from("computing the view", exc)
+        return key, self._result(state)
 
+    def _cancel_compute(self) -> None:
+        """A view known ahead replaces any computation still running for an older key."""
+        self.workers.cancel_group(self, "pane")
+
+    # ------------------------------------------------------------- computed ahead
+    def compute_ahead(self, state: ViewState) -> bool:
+        """Compute the view of ``state`` before the pane is shown (any thread).
+
+        Kept for one key only: the explorer warms every pane for the state in force,
+        and a newer state makes the older view useless. Returns False when there was
+        nothing to do (the pane already shows or holds that view). Exceptions are
+        kept like views, so the pane reports them when it is shown, as if computed then.
+        """
+        key = self.depends(state)
+        if key == self._requested or self._ahead_key() == key:
+            return False
+        self._ahead = (key, self._result(state))
+        return True
+
+    def _ahead_key(self) -> Hashable | None:
+        ahead = self._ahead
+        return None if ahead is None else ahead[0]
+
+    def _take_ahead(self, key: Hashable) -> tuple[Hashable, Any] | None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[0] != key:
+            return None
+        return ahead
+
+    # ------------------------------------------------------------- painting
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "pane" or event.state != WorkerState.SUCCESS:
             return
         event.stop()
         key, view = event.worker.result
+        self._show(key, view)
+
+    def _show(self, key: Hashable, view: Any) -> None:
+        """Paint a computed result, unless a newer key was requested meanwhile."""
         if key != self._requested:
             return
         self.loading = False

@@ -66,6 +66,8 @@ class ThemedPlot(PlotextPlot):
         super().__init__(id=id, classes=classes)
         self._painter: Painter | None = None
         self._message: str = "computing…"
+        #: the last plot drawn and what it was drawn from (see render)
+        self._drawn: tuple[tuple[object, ...], RenderResult] | None = None
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -90,7 +92,15 @@ class ThemedPlot(PlotextPlot):
             return Text(self._message, justify="center", style="italic")
         if self.size.width < MIN_WIDTH or self.size.height < MIN_HEIGHT:
             return Text("(enlarge the window to see this plot)", style="italic")
+        # Textual renders a widget again whenever it is refreshed (shown again after
+        # another tab, a layout pass); plotext's build costs tens of ms per plot, so a
+        # plot is drawn once per painter, size and theme and kept until one changes.
+        key = (self._painter, self.size, self.app.theme)
+        if self._drawn is not None and self._drawn[0] == key:
+            return self._drawn[1]
         plt = self.plt
         plt.clear_figure()
         self._painter(plt, theme_palette(self.app.theme_variables))
-        return super().render()
+        drawn = super().render()
+        self._drawn = (key, drawn)
+        return drawn
