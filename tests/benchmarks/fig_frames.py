@@ -12,8 +12,11 @@ start, at least 10x faster than the capture it replaces".
 * ``store_vs_capture_speedup``: time to the Overview with data, ``alpha-tui
   --recapture`` (graph cache warm, model run) over ``alpha-tui STORE``, alternated.
 * ``repaint_*``: Pilot (``App.run_test``, headless, so the compositor renders but no
-  terminal is written), median of 10: press a key, wait until the pane shows the new
-  view (its worker's computation included) and the next screen refresh is done.
+  terminal is written), median of 10: send a key event, wait until the pane shows the
+  new view (its worker's computation included) and the next screen refresh is done.
+  The key goes in as ``pilot.press`` sends it, but without the idle detection
+  ``pilot.press`` adds after it (20 ms sleeps until the process is idle, twice; see
+  ``_send_key``); ``pilot_press_floor_ms_*`` records that wait alone.
   ``r`` on the Alpha pane cycles reductions (each one computed for the first time);
   digits visit panes 2..8, 1, 2, 3 (first visits compute, revisits only repaint).
   On the sample session (its store) and on a 1,000,000 x 256 synthetic store
@@ -150,17 +153,45 @@ class TooSlow(Exception):
         self.key, self.elapsed_ms = key, elapsed_ms
 
 
-async def _press_and_wait(app, pilot, key: str, shown: Callable[[], bool]) -> float:
-    from textual.pilot import WaitForScreenTimeout
+def _send_key(app, key: str) -> None:
+    """The key event ``pilot.press`` sends, without the idle waits it adds after it.
 
+    ``pilot.press`` then sleeps in 20 ms steps until the whole process used under
+    1 ms of CPU in one step, twice (textual._wait.wait_for_idle): at least 40 ms per
+    press, more while any thread works, and no part of what a terminal user waits for
+    (``pilot_press_floor_ms`` measures it on a key bound to nothing).
+    """
+    from textual import events
+
+    event = events.Key(key, key if len(key) == 1 else None)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def _press_and_wait(app, pilot, key: str, shown: Callable[[], bool]) -> float:
+    """Key event sent -> ``shown()`` (the new view is in the pane) -> next refresh done.
+
+    ``shown`` must be false until the key has been handled (it tests the new state).
+    """
     start = time.perf_counter()
     try:
-        await pilot.press(key)
+        _send_key(app, key)
         await _until(shown, timeout=BUDGET_S)
         await _after_refresh(app)
-    except (TimeoutError, WaitForScreenTimeout) as exc:
+    except TimeoutError as exc:
         raise TooSlow(key, (time.perf_counter() - start) * 1000) from exc
     return (time.perf_counter() - start) * 1000
+
+
+async def pilot_press_floor(app, pilot, presses: int = PRESSES) -> list[float]:
+    """``pilot.press`` of a key bound to nothing, to the next refresh: the idle waits alone."""
+    samples = []
+    for _ in range(presses):
+        start = time.perf_counter()
+        await pilot.press("f12")
+        await _after_refresh(app)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
 
 
 async def _series(samples: list[float], notes: list[str], steps) -> None:
@@ -185,6 +216,7 @@ class Repaints:
     #: pane id, with "#2" on a pane's second press in the sequence (a revisit)
     pane_labels: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    pilot_floor: list[float] = field(default_factory=list)
 
 
 async def _repaints(session) -> Repaints:
@@ -201,11 +233,18 @@ async def _repaints(session) -> Repaints:
         await _until(lambda: alpha.view is not None and alpha.is_current)
         await _settle(app, pilot)
 
-        def shown() -> bool:
-            want = explorer.state.reduction
-            return alpha.is_current and alpha.view is not None and alpha.view.reduction == want
+        out.pilot_floor = await pilot_press_floor(app, pilot)
 
         async def reduction_step() -> float:
+            before = explorer.state.reduction
+
+            def shown() -> bool:
+                want = explorer.state.reduction
+                view = alpha.view
+                return want != before and alpha.is_current and view is not None and (
+                    view.reduction == want
+                )
+
             elapsed = await _press_and_wait(app, pilot, "r", shown)
             out.reduction_names.append(explorer.state.reduction)
             return elapsed
@@ -261,6 +300,14 @@ def repaint_figures(session, suffix: str, target: float, note: str) -> list[harn
             target,
             note=f"digit keys 2..8,1,2,3 (#2: second visit), {note}{slow_note}",
             extra=per_key(run.pane_labels, run.panes),
+        ),
+        harness.Figure(
+            f"pilot_press_floor_ms_{suffix}",
+            "ms",
+            run.pilot_floor,
+            None,
+            note="pilot.press of a key bound to nothing, to the next refresh: the idle "
+            "waits the repaint figures leave out",
         ),
     ]
 
