@@ -38,24 +38,55 @@ def resident_mib() -> float | None:
         return None
 
 
+FACTOR = 2.0  # slack in batches: the heap may hold this many of the largest batch's pages
+FLOOR_MIB = 64.0  # below this a trim gives back less than the refaults cost
+
+
+def describe_policy(factor: float = FACTOR, floor_mib: float = FLOOR_MIB) -> str:
+    return (
+        f"trim when RSS exceeds the post-trim baseline by max({floor_mib:g} MiB, "
+        f"{factor:g} x the largest per-batch RSS rise)"
+    )
+
+
 @dataclass
 class HeapTrimmer:
-    """Call after each batch; trims only when memory grew by ``slack_mib``."""
+    """Call after each batch; trims once resident memory outgrew the baseline by the slack.
 
-    slack_mib: float = 768.0
+    ``slack_mib=None`` (the default) derives the slack from the batches themselves: the
+    largest rise of resident memory across one batch (the first batch after a trim
+    faults its whole transient in, so this is the batch's footprint) times ``factor``.
+    The peak is then baseline + slack + one batch, set by the largest batch and the
+    kept results, never by the number of crystals. A number fixes the slack.
+    """
+
+    slack_mib: float | None = None
+    factor: float = FACTOR
+    floor_mib: float = FLOOR_MIB
     baseline: float | None = None
+    last: float | None = None
+    largest_rise: float = 0.0
     trims: int = 0
 
     def __post_init__(self) -> None:
         if self.baseline is None:
             self.baseline = resident_mib()
+        self.last = self.baseline
+
+    def slack(self) -> float:
+        if self.slack_mib is not None:
+            return self.slack_mib
+        return max(self.floor_mib, self.factor * self.largest_rise)
 
     def __call__(self) -> None:
         trim = _malloc_trim()
         now = resident_mib()
         if trim is None or now is None or self.baseline is None:
             return
-        if now - self.baseline > self.slack_mib:
+        if self.last is not None:
+            self.largest_rise = max(self.largest_rise, now - self.last)
+        self.last = now
+        if now - self.baseline > self.slack():
             trim(0)
             self.trims += 1
-            self.baseline = resident_mib()
+            self.baseline = self.last = resident_mib()

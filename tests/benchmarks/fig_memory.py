@@ -104,6 +104,38 @@ def capture_figures(base: int, copies: list[int], cache_dir: Path) -> list[harne
     ]  # fmt: skip
 
 
+def trim_policy_figures(base: int, copies: int, rounds: int, cache_dir: Path) -> list:
+    """Capture time under the adaptive trim slack over the old fixed 768 MiB one.
+
+    Both run the same capture in fresh processes, alternated (ABBA) so drift cancels
+    within a pair; the time is the probe's own capture seconds, not process start-up.
+    """
+    args = ("capture", "--base", str(base), "--copies", str(copies), "--cache-dir", str(cache_dir))
+    adaptive: list[dict] = []
+    fixed: list[dict] = []
+    for i in range(rounds):
+        pair = [lambda: adaptive.append(probe(*args)),
+                lambda: fixed.append(probe(*args, "--trim-slack", "768"))]  # fmt: skip
+        for run in pair if i % 2 == 0 else pair[::-1]:
+            run()
+    ratios = [a["seconds"] / f["seconds"] for a, f in zip(adaptive, fixed, strict=True)]
+    extra = {
+        "policy": trim_policy(),
+        "trims_adaptive": adaptive[0].get("trims", 0),
+        "trims_fixed_768": fixed[0].get("trims", 0),
+        "largest_batch_rise_mib": round(adaptive[0].get("largest_batch_rise_mib", 0.0), 1),
+        "peak_mib_adaptive": round(adaptive[0]["peak_mib"], 1),
+        "peak_mib_fixed_768": round(fixed[0]["peak_mib"], 1),
+    }
+    return [
+        harness.Figure(
+            "capture_trim_policy_time_ratio", "x", ratios, 1.03, "<=",
+            f"capture seconds, adaptive trim slack / fixed 768 MiB, {base} x {copies} "
+            "crystals, alternated in fresh processes", extra,
+        )
+    ]  # fmt: skip
+
+
 def extract_figures(small: int, big: int, work: Path) -> list[harness.Figure]:
     """Both sizes cycle the same rows, so they hold the same mix of batches."""
     unique = min(small, len(sample_rows()[1]))
@@ -148,9 +180,11 @@ def figures(quick: bool) -> list[harness.Figure]:
         work = Path(tmp)
         if quick:
             found = capture_figures(16, [1, 10], work)
+            found += trim_policy_figures(16, 2, 3, work)
             found += extract_figures(50, 500, work)
         else:
             found = capture_figures(48, [1, 2, 5, 10], work)
+            found += trim_policy_figures(48, 3, 5, work)
             found += extract_figures(1000, 10000, work)
     return found
 

@@ -167,6 +167,24 @@ def probe_extract(
     return {"seconds": seconds, "peak_mib": peak_since(baseline)}
 
 
+def watch_trimmers(slack: float | None) -> list:
+    """The capture's HeapTrimmer objects, to report their trims (and a fixed-slack what-if)."""
+    import alpha_tui.capture.run as capture_run
+    from alpha_tui.capture.memory import HeapTrimmer
+
+    made: list = []
+
+    def make(*args, **kwargs):
+        if slack is not None:
+            kwargs["slack_mib"] = slack
+        trimmer = HeapTrimmer(*args, **kwargs)
+        made.append(trimmer)
+        return trimmer
+
+    capture_run.HeapTrimmer = make
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=("capture", "extract"))
@@ -180,18 +198,15 @@ def main() -> None:
     parser.add_argument("--unique", type=int, default=455, help="distinct rows to pre-parse")
     parser.add_argument("--trim-slack", type=float, help="HeapTrimmer slack in MiB (a what-if)")
     args = parser.parse_args()
-    if args.trim_slack is not None:
-        import functools
-
-        import alpha_tui.capture.run as capture_run
-        from alpha_tui.capture.memory import HeapTrimmer
-
-        capture_run.HeapTrimmer = functools.partial(HeapTrimmer, slack_mib=args.trim_slack)
+    trimmers = watch_trimmers(args.trim_slack)
     if args.mode == "capture":
         result = probe_capture(args.base, args.copies, args.cache_dir)
     else:
         result = probe_extract(args.data, args.embeddings, args.out, args.cache_dir,
                                args.batch_size, args.unique)  # fmt: skip
+    if trimmers:
+        result["trims"] = sum(t.trims for t in trimmers)
+        result["largest_batch_rise_mib"] = max(getattr(t, "largest_rise", 0.0) for t in trimmers)
     print(json.dumps(result))
 
 
