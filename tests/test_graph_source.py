@@ -130,7 +130,8 @@ def test_disabled_cache_holds_the_graphs_and_says_so(graphs, tmp_path: Path) -> 
     assert source[1] is graphs[1]
     mib = sum(a.nbytes for g in graphs for a in g.arrays().values()) / 2**20
     assert source.held_note() == (
-        f"caching turned off: the {len(graphs)} graphs are held in memory ({mib:.1f} MiB)"
+        f"graph cache disabled (caching turned off): the {len(graphs)} graphs are held in "
+        f"memory ({mib:.1f} MiB)"
     )
     assert cached_source(graphs, tmp_path / "on").held_note() is None
 
@@ -172,3 +173,24 @@ def test_stream_graphs_drops_atoms_and_stores_graphs(tmp_path: Path) -> None:
     for graph, want in zip(source, expected, strict=True):
         np.testing.assert_array_equal(graph.lg_src, want.lg_src)
         np.testing.assert_array_equal(graph.angle_cos, want.angle_cos)
+
+
+def test_pipeline_without_a_writable_cache_holds_graphs_and_says_so(tmp_path: Path) -> None:
+    from alpha_tui.capture.pipeline import RunOptions, run_pipeline
+
+    checkpoint = Path(__file__).resolve().parents[1] / "sample_checkpoints" / "gap_fusion2.pt"
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    common = {"checkpoint": checkpoint, "limit": 5, "batch_size": 2, "backend": "native",
+              "device": "cpu", "workers": 1}  # fmt: skip
+    held = run_pipeline(RunOptions(cache_dir=blocked, **common))
+    streamed = run_pipeline(RunOptions(cache_dir=tmp_path / "cache", **common))
+    again = run_pipeline(RunOptions(cache_dir=tmp_path / "cache", **common))  # all cached
+    notes = [n for n in held.meta["notes"] if n.startswith("graph cache disabled")]
+    assert len(notes) == 1 and "the 5 graphs are held in memory (" in notes[0]
+    later = streamed.meta["notes"] + again.meta["notes"]
+    assert not any("graph cache disabled" in n for n in later)
+    for f in dataclasses.fields(held):
+        if f.name != "meta":
+            assert_same(getattr(held, f.name), getattr(streamed, f.name), f.name)
+            assert_same(getattr(held, f.name), getattr(again, f.name), f.name)

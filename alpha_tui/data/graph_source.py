@@ -71,11 +71,11 @@ class GraphSource(Sequence[CrystalGraph]):
         if not self._held:
             return None
         mib = self.held_bytes() / MIB
-        reason = self.cache.disabled_reason or "graph cache disabled"
+        why = f"graph cache disabled ({self.cache.disabled_reason or 'an entry was not stored'})"
         if self.held_count == len(self):
-            return f"{reason}: the {len(self)} graphs are held in memory ({mib:.1f} MiB)"
+            return f"{why}: the {len(self)} graphs are held in memory ({mib:.1f} MiB)"
         return (
-            f"{reason}: {self.held_count} of {len(self)} graphs are held in memory "
+            f"{why}: {self.held_count} of {len(self)} graphs are held in memory "
             f"({mib:.1f} MiB); the others stream from the cache"
         )
 
