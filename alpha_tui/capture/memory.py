@@ -5,8 +5,18 @@ glibc those frees stay in the process heap as fragments, so resident memory clim
 from 0.3 to 1.5 GB over the 455-crystal sample although nothing was kept. Trimming
 the heap bounds that, but trimming after every batch made the pass ~30 % slower (the
 next batch faults its pages back in), and a 256 MiB slack still cost ~30 % on the
-sample; with 768 MiB the pass is as fast as without hooks and the capture stage grows
-resident memory by 0.15 GB instead of 1.1 GB (tests/benchmarks/run.py).
+sample; a 768 MiB slack was as fast as no trimming.
+
+A constant slack is a bound independent of the dataset, but it is reached only after
+enough batches: a 1,000-crystal extract stayed under it while a 10,000-crystal one
+hit it, so the peak still rose with the dataset (extract peak ratio 1.32 at 10x). The
+slack is now derived from the batches: twice the largest rise of resident memory across
+one batch (at least 64 MiB), so the peak is baseline + two batches + one batch, set by
+``--batch-size`` and the largest crystals, reached within the first batches of any run.
+Measured with tests/benchmarks/fig_memory.py on the shared machine (load 6-10), extract
+of 200 vs 2,000 cycled sample crystals: peak 348 -> 422 MiB (1.21) with the fixed slack
+and every graph held, 330 -> 374 MiB (1.13) with graphs streamed and this slack; the
+speed of the pass under both slacks is ``capture_trim_policy_time_ratio``.
 """
 
 from __future__ import annotations
