@@ -19,8 +19,10 @@ of holding graphs shows in the peak.
 
 Extract: ``alpha-tui extract`` (the CLI, in process) of N and 10 N crystals cycled from
 the sample (repeated_dataset.py), graph cache warmed first so CIF parsing is not timed.
-The full run uses the issue's sizes, 1,000 vs 10,000 crystals (about 10 minutes on 2
-quiet cores; the module budget of 3 minutes cannot hold the issue's size), quick 50 vs 500.
+The full run uses the issue's sizes, 1,000 vs 10,000 crystals at --batch-size 16: at the
+9.8 crystals/s recorded at base that is ~19 minutes for the extract alone (~25 for the
+module; 2.2 crystals/s on the shared machine, where it was not run at full size); quick
+runs 50 vs 500.
 
 - ``extract_time_linearity_dev_10k`` = |(t_big / t_small) / (n_big / n_small) - 1|: met
   inside the issue's band, ratio 0.8..1.2 (the ratio itself is in ``extra``).
