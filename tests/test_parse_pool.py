@@ -130,7 +130,7 @@ def test_no_pool_for_a_small_or_cached_dataset(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setattr(parse_pool, "_Pool", NoPool)
     again = read_dataset(root, graph_cache=cache, workers=2)
     assert [r.id for r in again.records] == [r.id for r in first.records]
-    assert all(r.graph is not None and r.atoms is None for r in again.records)
+    assert all(r.cache_key is not None and r.atoms is None for r in again.records)
     small = read_dataset(root, workers=2, limit=3)  # three structures: not worth a pool
     assert len(small.records) == 3
 

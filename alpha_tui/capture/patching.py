@@ -3,7 +3,8 @@
 Each batch runs the layers before the fusion point once (embeddings, the ALIGNN
 layers up to and including the one the module follows, earlier fusion modules with
 the crystal's own text) and then, per condition, only the fusion module and the
-layers after it. Graphs are reused from the capture input; nothing is re-read.
+layers after it. Graphs come from the capture input, streamed per batch from the graph
+cache as the capture reads them (``data.graph_source``); no structure is parsed again.
 
 What each condition changes (only at the patched module; the late-fusion head and
 every other fusion module keep the crystal's own text, so the difference measures

@@ -25,8 +25,9 @@ from alpha_tui.capture.run import (
     shard_window,
 )
 from alpha_tui.checkpoint.loader import load_checkpoint
-from alpha_tui.data.dataset import read_dataset
+from alpha_tui.data.dataset import CrystalRecord, read_dataset
 from alpha_tui.data.graph_cache import GraphCache
+from alpha_tui.data.graph_source import GraphSource
 from alpha_tui.data.graphs import build_graph
 from alpha_tui.data.parse_pool import usable_cores
 from alpha_tui.data.text_embeddings import text_embeddings_for
@@ -101,6 +102,35 @@ def text_preprocessing_note(preprocessing: TextPreprocessing, from_file: bool) -
     return preprocessing.describe()
 
 
+def stream_graphs(
+    records: list[CrystalRecord],
+    graph_cache: GraphCache,
+    problems: list[dict],
+    report: ProgressCallback,
+) -> tuple[GraphSource, list[CrystalRecord]]:
+    """Every usable record's graph in a ``GraphSource``, and those records.
+
+    A parsed structure gets its graph built and stored, then its Atoms and graph are
+    dropped, so what stays per crystal is a key, a path and a count; only where the
+    cache cannot store does the source hold the graph.
+    """
+    source = GraphSource(graph_cache)
+    kept = []
+    for i, record in enumerate(records):
+        try:
+            if record.atoms is None and record.cache_key is not None:  # cached already
+                source.add_cached(record.cache_key, record.path, record.n_atoms)
+            else:
+                graph = build_graph(record.atoms, canonize=graph_cache.canonize)
+                source.add_built(record.cache_key, record.path, graph)
+                record.atoms = None
+            kept.append(record)
+        except ValueError as exc:  # degenerate cells the neighbour search cannot handle
+            problems.append(Problem("skipped-row", record.id, f"graph not built: {exc}").to_dict())
+        report(i + 1, len(records), "graphs")
+    return source, kept
+
+
 def run_pipeline(
     options: RunOptions,
     progress: ProgressCallback | None = None,
@@ -144,21 +174,8 @@ def run_pipeline(
         workers=options.workers or usable_cores(),
     )
     records = dataset.records
-    graphs = []
-    kept = []
     problems = [p.to_dict() for p in dataset.problems]
-    for i, record in enumerate(records):
-        try:
-            graph = record.graph
-            if graph is None:  # looked up (and missed) by read_dataset already
-                graph = build_graph(record.atoms, canonize=graph_cache.canonize)
-                if record.cache_key is not None:
-                    graph_cache.store(record.cache_key, graph)
-            graphs.append(graph)
-            kept.append(record)
-        except ValueError as exc:  # degenerate cells the neighbour search cannot handle
-            problems.append(Problem("skipped-row", record.id, f"graph not built: {exc}").to_dict())
-        report(i + 1, len(records), "graphs")
+    graphs, kept = stream_graphs(records, graph_cache, problems, report)
     if not kept:
         raise UserError(f"no crystal in {dataset.root} gave a usable graph; see the problems list")
     records = kept
@@ -208,6 +225,8 @@ def run_pipeline(
     text_notes = [] if cls_from_file else [f"text preprocessing: {preprocessing_text}"]
     text_notes += text_warnings
 
+    held = graphs.held_note()
+    held_notes = [held] if held else []
     cache = capture(
         built.model,
         CaptureInput(
@@ -260,7 +279,7 @@ def run_pipeline(
             "device": str(device),
             "backend": built.backend_name,
             "problems": problems,
-            "notes": list(loaded.notes) + list(built.notes) + text_notes,
+            "notes": list(loaded.notes) + list(built.notes) + text_notes + held_notes,
             "data": {
                 "root": str(dataset.root),
                 "n_rows": dataset.rows_total,

@@ -31,6 +31,7 @@ from alpha_tui.capture.hooks import (
 from alpha_tui.capture.memory import HeapTrimmer
 from alpha_tui.capture.rows import RowTable
 from alpha_tui.data.batching import collate
+from alpha_tui.data.graph_source import atom_counts as atom_counts_of
 from alpha_tui.data.graphs import CrystalGraph
 from alpha_tui.errors import UserError
 from alpha_tui.problems import Problem
@@ -84,6 +85,14 @@ def shard_window(n: int, batch_size: int, rank: int, world: int) -> tuple[int, i
     lo = rank * batches // world
     hi = (rank + 1) * batches // world
     return min(lo * batch_size, n), min(hi * batch_size, n)
+
+
+def put_atomic_numbers(out: np.ndarray, row: int, graphs: Sequence[CrystalGraph]) -> None:
+    """A batch's atomic numbers at their rows (a function, so no loop variable keeps the
+    batch's last graph alive into the next batch)."""
+    for graph in graphs:
+        out[row : row + graph.num_nodes] = graph.atomic_numbers
+        row += graph.num_nodes
 
 
 def layer_label(name: str, alignn_count: int) -> str:
@@ -178,7 +187,11 @@ def capture(
             "'gate' and 'text_transform' children; use --layer-containers to name them"
         )
     perm = derangement(n)
-    acc = _Accumulator(RowTable(sum(len(g.atomic_numbers) for g in data.graphs[lo:hi])))
+    # counts up front (a GraphSource knows them unloaded): the graphs stream per batch
+    atom_counts = atom_counts_of(data.graphs)[lo:hi]
+    n_atoms = int(atom_counts.sum())
+    acc = _Accumulator(RowTable(n_atoms))
+    atomic_numbers = np.empty(n_atoms, dtype=np.int16)
     put = acc.rows.put
     predictions: list[np.ndarray] = []
     # Per batch: each source's text gathered per atom (own crystal, and null partner).
@@ -238,6 +251,8 @@ def capture(
                 graphs = data.graphs[start:stop]
                 tokens = None if data.text_tokens is None else data.text_tokens[start:stop]
                 batch = collate(graphs, data.text[start:stop], tokens).to(device)
+                put_atomic_numbers(atomic_numbers, acc.rows.offset, graphs)
+                del graphs  # streamed: the batch's graphs go with the batch
                 counts = batch.batch_num_nodes
                 crystal_of_atom = torch.repeat_interleave(
                     torch.arange(start, stop, device=device), counts
@@ -257,8 +272,8 @@ def capture(
                 if progress is not None:
                     progress(stop - lo, hi - lo, "capture")
 
-    graphs = data.graphs[lo:hi]
-    atom_counts = np.array([len(g.atomic_numbers) for g in graphs], dtype=np.int64)
+    if acc.rows.offset != n_atoms:
+        raise RuntimeError(f"{acc.rows.offset} of {n_atoms} atoms went through the model")
     alignn_count = sum(1 for name in acc.order if name.startswith("alignn_layers."))
     layer_infos = [
         LayerInfo(name, layer_label(name, alignn_count), acc.widths[name], name in fusion_modules)
@@ -285,7 +300,7 @@ def capture(
         atom_counts=atom_counts,
         text_projection=sources[names.text_projection][lo:hi].float().cpu().numpy(),
         atom_crystal=np.repeat(np.arange(hi - lo, dtype=np.int32), atom_counts),
-        atomic_numbers=np.concatenate([g.atomic_numbers for g in graphs]).astype(np.int16),
+        atomic_numbers=atomic_numbers,
         fusion_modules=fusion_modules,
         gates={f: acc.rows.get(("gate", f)) for f in fusion_modules},
         text_transform={

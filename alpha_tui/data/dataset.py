@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alpha_tui.data.graph_cache import GraphCache
-from alpha_tui.data.graphs import CrystalGraph
 from alpha_tui.data.parse_pool import MIN_POOL_ITEMS, Parsed, iter_parsed
 from alpha_tui.errors import UserError
 from alpha_tui.problems import Problem
@@ -65,8 +64,9 @@ class CrystalRecord:
     path: Path
     atoms: Atoms | None  # primitive cell as the training pipeline read it; None: graph cached
     n_atoms: int
-    graph: CrystalGraph | None = None  # from the graph cache, when the file was seen before
-    cache_key: str | None = None  # graph-cache key of the file, to store a graph built later
+    # graph-cache key of the file: where its cached graph is (atoms None) or where a graph
+    # built later is stored. The graph itself is never held here (graph_source.py).
+    cache_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,9 @@ def read_dataset(
 
     With a ``graph_cache``, a structure whose graph is cached (same file bytes) is not
     parsed again: parsing CIFs with spglib's primitive reduction is the slow part of a
-    second open, and the cached graph knows its atom count for ``max_atoms``.
+    second open, and the cached graph knows its atom count for ``max_atoms``. Only that
+    count is read here (one member of the entry), never the graph: 10^5 graphs held
+    for the whole run would be gigabytes, so the capture streams them per batch.
     ``workers`` > 1 parses in that many processes (``parse_pool``): same records, same
     order, and a structure that crashes its parser becomes a skipped row.
     """
@@ -400,26 +402,25 @@ def _plan_row(
     if path is None:
         expected = search_dirs[0] / f"{rid}.cif"
         return None, f"CIF missing ({_relative(expected, root)})", rid
-    key, graph = graph_cache.lookup(path) if graph_cache is not None else (None, None)
+    key, count = graph_cache.lookup_count(path) if graph_cache is not None else (None, None)
     formula = row[columns.formula] if columns.formula is not None else ""
     pending = _Pending(rid, formula, target, row[columns.text], path, key)
-    if graph is None:
+    if count is None:
         return pending
-    return _record(pending, None, graph.num_nodes, graph, max_atoms)
+    return _record(pending, None, count, max_atoms)
 
 
 def _finish_row(pending: _Pending, parsed: Parsed, max_atoms: int) -> _Answer:
     """The row's answer once its structure is parsed."""
     if parsed.atoms is None:
         return None, parsed.reason, pending.rid
-    return _record(pending, parsed.atoms, int(parsed.atoms.num_atoms), None, max_atoms)
+    return _record(pending, parsed.atoms, int(parsed.atoms.num_atoms), max_atoms)
 
 
 def _record(
     pending: _Pending,
     atoms: Atoms | None,
     n_atoms: int,
-    graph: CrystalGraph | None,
     max_atoms: int,
 ) -> _Answer:
     if n_atoms > max_atoms:
@@ -432,7 +433,6 @@ def _record(
         path=pending.path,
         atoms=atoms,
         n_atoms=n_atoms,
-        graph=graph,
         cache_key=pending.cache_key,
     )
     return record, "", pending.rid

@@ -152,9 +152,53 @@ class GraphCache:
             self.store(key, graph)
         return graph
 
+    def lookup_count(
+        self,
+        path: str | Path,
+        cutoff: float = GRAPH_CUTOFF,
+        max_neighbors: int = GRAPH_MAX_NEIGHBORS,
+    ) -> tuple[str | None, int | None]:
+        """(key, atom count of the cached graph or None), reading no edge array.
+
+        What a dataset reader needs up front (the count decides ``--max-atoms`` and sizes
+        the capture's arrays); the graph itself is read when its batch runs.
+        """
+        if not self.enabled:
+            return None, None
+        try:
+            key = graph_key(Path(path).read_bytes(), cutoff, max_neighbors, self.canonize)
+        except OSError:
+            return None, None
+        count = self._atom_count(key)
+        if count is not None:
+            self.stats.hits += 1
+        else:
+            self.stats.misses += 1
+        return key, count
+
+    def _atom_count(self, key: str) -> int | None:
+        entry = self.entry_path(key)
+        if not entry.is_file():
+            return None
+        try:
+            check_npz(entry)
+            with np.load(entry, allow_pickle=False) as arrays:
+                numbers = arrays["atomic_numbers"]  # one member of the zip is read
+            if numbers.ndim != 1 or numbers.dtype != np.int64 or numbers.size < 1:
+                raise ValueError("atomic_numbers is not one int64 row")
+            return int(numbers.shape[0])
+        except Exception:  # same rule as load: a bad entry is removed and rebuilt
+            self._discard(entry)
+            return None
+
     def load(self, key: str) -> CrystalGraph | None:
         if not self.enabled:
             return None
+        return self.read_entry(key)
+
+    def read_entry(self, key: str) -> CrystalGraph | None:
+        """The stored graph even after a write error turned caching off (it is still
+        readable, and a streamed capture reads back what it stored earlier in the run)."""
         entry = self.entry_path(key)
         if not entry.is_file():
             return None
@@ -163,12 +207,15 @@ class GraphCache:
             with np.load(entry, allow_pickle=False) as arrays:
                 return CrystalGraph.from_arrays(arrays)
         except Exception:  # truncated write, foreign file, old layout: rebuild it
-            self.stats.corrupt += 1
-            try:
-                entry.unlink()
-            except OSError:
-                pass
+            self._discard(entry)
             return None
+
+    def _discard(self, entry: Path) -> None:
+        self.stats.corrupt += 1
+        try:
+            entry.unlink()
+        except OSError:
+            pass
 
     def store(self, key: str, graph: CrystalGraph) -> bool:
         """Write atomically (temp file + rename) so readers never see half an entry."""

@@ -3,6 +3,8 @@
     python memory_probe.py capture --base N --copies K [--cache-dir DIR]
     python memory_probe.py extract --data DIR --embeddings FILE --out STORE [--cache-dir DIR]
 
+Capture feeds every copy its own graph objects loaded from the graph cache (streamed per
+batch where the capture streams), so holding graphs costs what it costs in a real run.
 Prints one JSON line: ``seconds`` of the measured step, ``peak_mib`` (VmHWM after the
 step minus VmRSS at its start; the high-water mark is reset just before the step through
 /proc/self/clear_refs, so transients of imports and loading do not count) and, for
@@ -65,35 +67,49 @@ def array_bytes(value: object) -> int:
     return 0
 
 
+def capture_graphs(records: list, cache, copies: int):
+    """Each copy's own graph objects, from the graph cache as a run reads them.
+
+    With ``alpha_tui.data.graph_source`` (streaming) the capture loads them per batch;
+    before it, a run held every graph, so they are loaded into a list here.
+    """
+    keys = [r.cache_key for r in records] * copies
+    try:
+        from alpha_tui.data.graph_source import GraphSource
+    except ImportError:
+        return [cache.load(key) for key in keys]
+    source = GraphSource(cache)
+    for _copy in range(copies):
+        for record in records:
+            source.add_cached(record.cache_key, record.path, record.n_atoms)
+    return source
+
+
 def probe_capture(base: int, copies: int, cache_dir: Path | None) -> dict[str, float]:
     import numpy as np
 
     from alpha_tui.capture.pipeline import bundled_inputs
     from alpha_tui.capture.run import CaptureInput, capture
     from alpha_tui.checkpoint.loader import load_checkpoint
-    from alpha_tui.data.dataset import read_dataset
-    from alpha_tui.data.graph_cache import GraphCache
-    from alpha_tui.data.graphs import build_graph
     from alpha_tui.data.text_embeddings import load_embeddings_file
     from alpha_tui.model.build import build_model
 
     data, embeddings = bundled_inputs(CHECKPOINT)
     loaded = load_checkpoint(CHECKPOINT)
     built = build_model(loaded.config, loaded.state_dict, backend="native", device="cpu")
-    cache = GraphCache(cache_dir / "graphs" if cache_dir else None)  # None: ~/.cache
-    records = read_dataset(data, graph_cache=cache).records
+    cache_root = cache_dir if cache_dir is not None else Path.home() / ".cache" / "alpha-tui"
+    cache, records = warm_graph_cache(data, cache_root, None)
     records = records[:: max(1, len(records) // base)][:base]  # spread over the sample's sizes
-    graphs = [r.graph if r.graph is not None else build_graph(r.atoms) for r in records]
     ids = [r.id for r in records]
     text = load_embeddings_file(embeddings, ids, loaded.config.text_input_features)
-    # the same graph objects repeated: the input costs nothing extra, only the pass grows
     data_in = CaptureInput(
         ids=[f"{i}#{k}" for k in range(copies) for i in ids],
         formulas=[r.formula for r in records] * copies,
         targets=np.tile(np.array([r.target for r in records]), copies),
-        graphs=graphs * copies,
+        graphs=capture_graphs(records, cache, copies),
         text=np.tile(text, (copies, 1)),
     )
+    del records
     baseline = start_measuring()
     start = time.perf_counter()
     result = capture(built.model, data_in, batch_size=16)
@@ -109,16 +125,20 @@ def probe_capture(base: int, copies: int, cache_dir: Path | None) -> dict[str, f
     }
 
 
-def warm_graph_cache(data: Path, cache_dir: Path, unique: int) -> None:
-    """Parse the first ``unique`` rows (every distinct CIF) once, outside the measurement."""
+def warm_graph_cache(data: Path, cache_dir: Path, unique: int | None):
+    """Parse the first ``unique`` rows (every distinct CIF) once, outside the measurement.
+
+    Returns (cache, records of a second read, all cached).
+    """
     from alpha_tui.data.dataset import read_dataset
     from alpha_tui.data.graph_cache import GraphCache
     from alpha_tui.data.graphs import build_graph
 
     cache = GraphCache(cache_dir / "graphs")
     for record in read_dataset(data, limit=unique, graph_cache=cache).records:
-        if record.graph is None and record.cache_key is not None:
+        if record.atoms is not None and record.cache_key is not None:
             cache.store(record.cache_key, build_graph(record.atoms, canonize=cache.canonize))
+    return cache, read_dataset(data, limit=unique, graph_cache=cache).records
 
 
 def probe_extract(
@@ -147,6 +167,24 @@ def probe_extract(
     return {"seconds": seconds, "peak_mib": peak_since(baseline)}
 
 
+def watch_trimmers(slack: float | None) -> list:
+    """The capture's HeapTrimmer objects, to report their trims (and a fixed-slack what-if)."""
+    import alpha_tui.capture.run as capture_run
+    from alpha_tui.capture.memory import HeapTrimmer
+
+    made: list = []
+
+    def make(*args, **kwargs):
+        if slack is not None:
+            kwargs["slack_mib"] = slack
+        trimmer = HeapTrimmer(*args, **kwargs)
+        made.append(trimmer)
+        return trimmer
+
+    capture_run.HeapTrimmer = make
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=("capture", "extract"))
@@ -160,18 +198,15 @@ def main() -> None:
     parser.add_argument("--unique", type=int, default=455, help="distinct rows to pre-parse")
     parser.add_argument("--trim-slack", type=float, help="HeapTrimmer slack in MiB (a what-if)")
     args = parser.parse_args()
-    if args.trim_slack is not None:
-        import functools
-
-        import alpha_tui.capture.run as capture_run
-        from alpha_tui.capture.memory import HeapTrimmer
-
-        capture_run.HeapTrimmer = functools.partial(HeapTrimmer, slack_mib=args.trim_slack)
+    trimmers = watch_trimmers(args.trim_slack)
     if args.mode == "capture":
         result = probe_capture(args.base, args.copies, args.cache_dir)
     else:
         result = probe_extract(args.data, args.embeddings, args.out, args.cache_dir,
                                args.batch_size, args.unique)  # fmt: skip
+    if trimmers:
+        result["trims"] = sum(t.trims for t in trimmers)
+        result["largest_batch_rise_mib"] = max(getattr(t, "largest_rise", 0.0) for t in trimmers)
     print(json.dumps(result))
 
 
