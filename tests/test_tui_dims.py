@@ -66,6 +66,10 @@ async def test_dims_pane_shows_the_engine_numbers(session: AnalysisSession, size
         order = np.argsort(gates.mean(axis=0), kind="stable")
         assert [int(str(k.value)) for k in table.rows] == order.tolist()
         assert pane.detail is not None and pane.detail.dim == int(order[0])
+        # this test is about the detail following the cursor; where focus lands after a
+        # tab switch is the explorer's (_activate/_refocus), which in about 1 run in 10
+        # here left it on nothing: not yet understood, so the table is focused directly
+        table.focus()
         await pilot.press("down", "down")
         await pilot.pause()
         d = int(order[2])

@@ -52,6 +52,8 @@ PANE_CLASSES: tuple[type[Pane], ...] = (
     DimsPane,
 )
 PANE_IDS: tuple[str, ...] = tuple(cls.pane_id for cls in PANE_CLASSES)
+#: refreshes a shown pane's main widget may take to become focusable after a tab switch
+REFOCUS_TRIES = 5
 
 PANES_GROUP = Binding.Group("panes", compact=True)
 REDUCTION_GROUP = Binding.Group("reduction", compact=True)
@@ -281,18 +283,24 @@ class ExplorerScreen(Screen[None]):
         kept = self._pane_focus.get(pane_id)
         if focused is not None and focused is kept and pane in focused.ancestors_with_self:
             pass
-        elif target is not None and target.focusable:
-            target.focus()
-            # again after the switch's own focus moves, which may land after this one
+        elif target is not None:
+            if target.focusable:
+                target.focus()
+            # again after the switch's own focus moves, which may land after this one;
+            # and the new pane may not be displayed yet, so its widget not focusable
             self.call_after_refresh(self._refocus, pane_id, target)
         else:
             self.set_focus(None)
         self.refresh_bindings()
 
-    def _refocus(self, pane_id: str, target: Widget) -> None:
+    def _refocus(self, pane_id: str, target: Widget, tries: int = REFOCUS_TRIES) -> None:
         focused = self.focused
         pane = self.panes[pane_id]
-        if self._shown_pane != pane_id or focused is target or not target.focusable:
+        if self._shown_pane != pane_id or focused is target:
+            return
+        if not target.focusable:
+            if tries > 1:  # still hidden by the tab switch: after the next refresh
+                self.call_after_refresh(self._refocus, pane_id, target, tries - 1)
             return
         if focused is None or pane in focused.ancestors_with_self:
             target.focus()

@@ -19,6 +19,7 @@ from alpha_tui.data.batching import collate
 from alpha_tui.data.dataset import read_dataset
 from alpha_tui.data.graph_cache import GraphCache
 from alpha_tui.data.graphs import CrystalGraph, build_graph
+from alpha_tui.data.structures import read_structure
 from alpha_tui.data.text_embeddings import load_embeddings_file
 from alpha_tui.model.graph import GraphBatch
 
@@ -43,10 +44,11 @@ def load_sample(checkpoint: Path = SAMPLE, limit: int | None = None) -> SampleIn
     cache = GraphCache()
     records = read_dataset(data_dir, graph_cache=cache, limit=limit).records
     graphs = []
-    for record in records:
-        graph = record.graph
+    for record in records:  # a cached crystal comes without atoms: its graph is in the cache
+        graph = cache.read_entry(record.cache_key) if record.atoms is None else None
         if graph is None:
-            graph = build_graph(record.atoms, canonize=cache.canonize)
+            atoms = record.atoms if record.atoms is not None else read_structure(record.path)
+            graph = build_graph(atoms, canonize=cache.canonize)
             if record.cache_key is not None:
                 cache.store(record.cache_key, graph)
         graphs.append(graph)
