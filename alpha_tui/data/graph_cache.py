@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 GRAPH_CUTOFF = 8.0  # the users' graphs: jarvis atom_dgl_multigraph(cutoff=8, max_neighbors=12)
 GRAPH_MAX_NEIGHBORS = 12
+
+
+T = TypeVar("T")
 
 
 def default_cache_root(environ: Mapping[str, str] | None = None) -> Path:
@@ -112,20 +115,27 @@ class GraphCache:
         The file is read and hashed once here, so a reader that parses the structure
         on a miss never reads it a third time.
         """
+        key = self._key_of(path, cutoff, max_neighbors)
+        if key is None:
+            return None, None
+        return key, self._counted(self.load(key))
+
+    def _key_of(self, path: str | Path, cutoff: float, max_neighbors: int) -> str | None:
+        """The entry key of ``path``'s bytes; None when caching is off or it is unreadable."""
         if not self.enabled:
-            return None, None
+            return None
         try:
-            key: str | None = graph_key(
-                Path(path).read_bytes(), cutoff, max_neighbors, self.canonize
-            )
+            return graph_key(Path(path).read_bytes(), cutoff, max_neighbors, self.canonize)
         except OSError:
-            return None, None
-        graph = self.load(key) if key is not None else None
-        if graph is not None:
+            return None
+
+    def _counted(self, found: T) -> T:
+        """``found`` as is, counted as a hit or (None) a miss."""
+        if found is not None:
             self.stats.hits += 1
         else:
             self.stats.misses += 1
-        return key, graph
+        return found
 
     def get_or_build(
         self,
@@ -163,18 +173,10 @@ class GraphCache:
         What a dataset reader needs up front (the count decides ``--max-atoms`` and sizes
         the capture's arrays); the graph itself is read when its batch runs.
         """
-        if not self.enabled:
+        key = self._key_of(path, cutoff, max_neighbors)
+        if key is None:
             return None, None
-        try:
-            key = graph_key(Path(path).read_bytes(), cutoff, max_neighbors, self.canonize)
-        except OSError:
-            return None, None
-        count = self._atom_count(key)
-        if count is not None:
-            self.stats.hits += 1
-        else:
-            self.stats.misses += 1
-        return key, count
+        return key, self._counted(self._atom_count(key))
 
     def _atom_count(self, key: str) -> int | None:
         entry = self.entry_path(key)
