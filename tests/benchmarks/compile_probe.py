@@ -173,13 +173,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--capture-repeat", type=int, default=3)
     args = parser.parse_args()
-    sample = load_sample()
-    keep = list(range(0, len(sample.ids), args.stride))
-    sample.ids = [sample.ids[i] for i in keep]
-    sample.formulas = [sample.formulas[i] for i in keep]
-    sample.targets = sample.targets[keep]
-    sample.graphs = [sample.graphs[i] for i in keep]
-    sample.text = sample.text[keep]
+    sample = load_sample().every(args.stride)
     loaded = sample.loaded
     reference = build_model(loaded.config, loaded.state_dict, backend="native").model.eval()
     model = build_model(loaded.config, loaded.state_dict, backend="native").model.eval()

@@ -27,12 +27,8 @@ LANE = "modern"
 
 
 def figures(quick: bool) -> list[harness.Figure]:
-    sample = load_sample()
     stride, repeat = (7, 3) if quick else (3, 5)
-    keep = list(range(0, len(sample.ids), stride))
-    sample.ids = [sample.ids[i] for i in keep]
-    sample.graphs = [sample.graphs[i] for i in keep]
-    sample.text = sample.text[keep]
+    sample = load_sample().every(stride)
     model = build_model(sample.loaded.config, sample.loaded.state_dict, backend="native").model
     width = sample.loaded.config.hidden_features
     threads = torch.get_num_threads()

@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from alpha_tui.capture.pipeline import bundled_inputs
+from alpha_tui.capture.pipeline import bundled_inputs, stream_graphs
 from alpha_tui.checkpoint.loader import LoadedCheckpoint, load_checkpoint
 from alpha_tui.data.batching import collate
 from alpha_tui.data.dataset import read_dataset
 from alpha_tui.data.graph_cache import GraphCache
-from alpha_tui.data.graphs import CrystalGraph, build_graph
-from alpha_tui.data.structures import read_structure
+from alpha_tui.data.graphs import CrystalGraph
 from alpha_tui.data.text_embeddings import load_embeddings_file
 from alpha_tui.model.graph import GraphBatch
 
@@ -36,6 +35,18 @@ class SampleInputs:
     graphs: list[CrystalGraph]
     text: np.ndarray  # [C, T_in]
 
+    def every(self, stride: int) -> SampleInputs:
+        """Every ``stride``-th crystal (a spread over the sample, small to large)."""
+        keep = list(range(0, len(self.ids), stride))
+        return SampleInputs(
+            self.loaded,
+            [self.ids[i] for i in keep],
+            [self.formulas[i] for i in keep],
+            self.targets[keep],
+            [self.graphs[i] for i in keep],
+            self.text[keep],
+        )
+
 
 def load_sample(checkpoint: Path = SAMPLE, limit: int | None = None) -> SampleInputs:
     loaded = load_checkpoint(checkpoint)
@@ -43,15 +54,9 @@ def load_sample(checkpoint: Path = SAMPLE, limit: int | None = None) -> SampleIn
     assert data_dir is not None and emb_path is not None, f"{checkpoint} has no sidecar"
     cache = GraphCache()
     records = read_dataset(data_dir, graph_cache=cache, limit=limit).records
-    graphs = []
-    for record in records:  # a cached crystal comes without atoms: its graph is in the cache
-        graph = cache.read_entry(record.cache_key) if record.atoms is None else None
-        if graph is None:
-            atoms = record.atoms if record.atoms is not None else read_structure(record.path)
-            graph = build_graph(atoms, canonize=cache.canonize)
-            if record.cache_key is not None:
-                cache.store(record.cache_key, graph)
-        graphs.append(graph)
+    # the capture's own path: graphs built once into the cache, read back from it
+    source, records = stream_graphs(records, cache, problems=[], report=lambda *_: None)
+    graphs = list(source)
     ids = [r.id for r in records]
     text = load_embeddings_file(emb_path, ids, loaded.config.text_input_features)
     return SampleInputs(
