@@ -11,11 +11,12 @@ import crystal_factory as cf
 import numpy as np
 import pytest
 from model_factory import built_random_model, small_config
+from test_capture_patching import make_input
+from test_store import assert_same
 
 from alpha_tui.capture import run as capture_run
-from alpha_tui.capture.cache import LayerFlow
 from alpha_tui.capture.pipeline import stream_graphs
-from alpha_tui.capture.run import CaptureInput, capture
+from alpha_tui.capture.run import capture
 from alpha_tui.data.dataset import CrystalRecord
 from alpha_tui.data.graph_cache import GraphCache
 from alpha_tui.data.graph_source import GraphSource, atom_counts
@@ -39,40 +40,13 @@ def cached_source(graphs, directory: Path) -> GraphSource:
     return source
 
 
-def capture_input(graphs, width: int) -> CaptureInput:
-    rng = np.random.default_rng(3)
-    return CaptureInput(
-        ids=[f"X{i}" for i in range(len(graphs))],
-        formulas=["F"] * len(graphs),
-        targets=np.arange(len(graphs), dtype=float),
-        graphs=graphs,
-        text=rng.normal(size=(len(graphs), width)).astype(np.float32),
-    )
-
-
-def assert_same(a: object, b: object, where: str) -> None:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray), where
-        assert a.dtype == b.dtype and a.shape == b.shape, where
-        np.testing.assert_array_equal(a, b, err_msg=where)
-    elif isinstance(a, dict):
-        assert list(a) == list(b), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, LayerFlow):
-        for f in dataclasses.fields(a):
-            assert_same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
-    else:
-        assert a == b, where
-
-
 def test_streamed_capture_equals_the_in_memory_one(graphs, tmp_path: Path) -> None:
     built = built_random_model()
     width = small_config().text_input_features
     source = cached_source(graphs, tmp_path / "graphs")
     assert source.held_count == 0  # everything went to the cache
-    in_memory = capture(built.model, capture_input(graphs, width), batch_size=4)
-    streamed = capture(built.model, capture_input(source, width), batch_size=4)
+    in_memory = capture(built.model, make_input(graphs, width, seed=3), batch_size=4)
+    streamed = capture(built.model, make_input(source, width, seed=3), batch_size=4)
     assert in_memory.gates and in_memory.predictions is not None
     for f in dataclasses.fields(in_memory):
         assert_same(getattr(in_memory, f.name), getattr(streamed, f.name), f.name)
@@ -86,7 +60,7 @@ def test_a_window_streams_only_its_own_batches(graphs, tmp_path: Path, monkeypat
     loaded: list[int] = []
     real_load = source._load
     monkeypatch.setattr(source, "_load", lambda i: loaded.append(i) or real_load(i))
-    data = capture_input(source, small_config().text_input_features)
+    data = make_input(source, small_config().text_input_features, seed=3)
     cache = capture(built.model, data, batch_size=2, window=(2, 6))
     assert sorted(loaded) == [2, 3, 4, 5]  # counts came from the source, not from loads
     np.testing.assert_array_equal(cache.atom_counts, [g.num_nodes for g in graphs[2:6]])
@@ -106,7 +80,7 @@ def test_batch_graphs_are_released_after_their_batch(graphs, tmp_path: Path, mon
         return real_collate(batch_graphs, *args)
 
     monkeypatch.setattr(capture_run, "collate", watching_collate)
-    capture(built.model, capture_input(source, small_config().text_input_features),
+    capture(built.model, make_input(source, small_config().text_input_features, seed=3),
             batch_size=2)  # fmt: skip
     gc.collect()
     assert len(refs) == len(graphs)
