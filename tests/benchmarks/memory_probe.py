@@ -68,16 +68,9 @@ def array_bytes(value: object) -> int:
 
 
 def capture_graphs(records: list, cache, copies: int):
-    """Each copy's own graph objects, from the graph cache as a run reads them.
+    """Each copy's own graphs, streamed from the graph cache per batch as a run reads them."""
+    from alpha_tui.data.graph_source import GraphSource
 
-    With ``alpha_tui.data.graph_source`` (streaming) the capture loads them per batch;
-    before it, a run held every graph, so they are loaded into a list here.
-    """
-    keys = [r.cache_key for r in records] * copies
-    try:
-        from alpha_tui.data.graph_source import GraphSource
-    except ImportError:
-        return [cache.load(key) for key in keys]
     source = GraphSource(cache)
     for _copy in range(copies):
         for record in records:
@@ -206,7 +199,7 @@ def main() -> None:
                                args.batch_size, args.unique)  # fmt: skip
     if trimmers:
         result["trims"] = sum(t.trims for t in trimmers)
-        result["largest_batch_rise_mib"] = max(getattr(t, "largest_rise", 0.0) for t in trimmers)
+        result["largest_batch_rise_mib"] = max(t.largest_rise for t in trimmers)
     print(json.dumps(result))
 
 
