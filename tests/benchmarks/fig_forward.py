@@ -36,18 +36,6 @@ STRIDE, TIMED, QUICK_TIMED = 7, 64, 32
 PEAK_TARGET = 0.40
 
 
-def timed_subset(sample: SampleInputs, count: int) -> SampleInputs:
-    picks = list(range(0, len(sample.ids), STRIDE))[:count]
-    return SampleInputs(
-        sample.loaded,
-        [sample.ids[i] for i in picks],
-        [sample.formulas[i] for i in picks],
-        sample.targets[picks],
-        [sample.graphs[i] for i in picks],
-        sample.text[picks],
-    )
-
-
 def check_agreement(sample: SampleInputs) -> str:
     found = compare(sample)
     line = (
@@ -62,7 +50,7 @@ def check_agreement(sample: SampleInputs) -> str:
 
 def figures(quick: bool) -> list[harness.Figure]:
     sample = load_sample()
-    timed = timed_subset(sample, QUICK_TIMED if quick else TIMED)
+    timed = sample.every(STRIDE, QUICK_TIMED if quick else TIMED)
     agreement = check_agreement(timed if quick else sample)
     loaded = sample.loaded
     native, reference = model_pair(loaded)

@@ -35,9 +35,10 @@ class SampleInputs:
     graphs: list[CrystalGraph]
     text: np.ndarray  # [C, T_in]
 
-    def every(self, stride: int) -> SampleInputs:
-        """Every ``stride``-th crystal (a spread over the sample, small to large)."""
-        keep = list(range(0, len(self.ids), stride))
+    def every(self, stride: int, count: int | None = None) -> SampleInputs:
+        """Every ``stride``-th crystal (a spread over the sample, small to large), the
+        first ``count`` of them when given."""
+        keep = list(range(0, len(self.ids), stride))[:count]
         return SampleInputs(
             self.loaded,
             [self.ids[i] for i in keep],
