@@ -193,7 +193,10 @@ def capture(
     acc = _Accumulator(RowTable(n_atoms))
     atomic_numbers = np.empty(n_atoms, dtype=np.int16)
     put = acc.rows.put
-    predictions: list[np.ndarray] = []
+    # preallocated like the rows: a small array kept per batch would pin the heap's top
+    # above that batch's freed tensors, so resident memory would grow with the batches
+    predictions = np.empty(hi - lo, dtype=np.float64)
+    predicted = 0
     # Per batch: each source's text gathered per atom (own crystal, and null partner).
     batch_text: dict[str, torch.Tensor] = {}
     batch_null: dict[str, torch.Tensor] = {}
@@ -264,7 +267,8 @@ def capture(
                 out = model(batch)
                 acc.rows.offset += int(counts.sum())
                 if out is not None and prediction_available:
-                    predictions.append(out.reshape(stop - start, -1)[:, 0].double().cpu().numpy())
+                    predictions[start - lo : stop - lo] = out.reshape(stop - start, -1)[:, 0].cpu()
+                    predicted += stop - start
                 del batch, out
                 batch_text.clear()
                 batch_null.clear()
@@ -292,7 +296,9 @@ def capture(
                 acc.rows.get(("cos", *key)) if ("cos", *key) in acc.rows else None,
                 acc.rows.get(("null", *key)) if ("null", *key) in acc.rows else None,
             )
-    pred = np.concatenate(predictions) if predictions and prediction_available else None
+    if predicted not in (0, hi - lo):
+        raise RuntimeError(f"the model predicted {predicted} of {hi - lo} crystals")
+    pred = predictions if predicted and prediction_available else None
     cache = ActivationCache(
         crystal_ids=list(data.ids[lo:hi]),
         formulas=list(data.formulas[lo:hi]),

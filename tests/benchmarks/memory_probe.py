@@ -8,7 +8,8 @@ batch where the capture streams), so holding graphs costs what it costs in a rea
 Prints one JSON line: ``seconds`` of the measured step, ``peak_mib`` (VmHWM after the
 step minus VmRSS at its start; the high-water mark is reset just before the step through
 /proc/self/clear_refs, so transients of imports and loading do not count) and, for
-capture, ``kept_bytes`` (what the returned ActivationCache holds in numpy arrays).
+capture, ``kept_bytes`` (what the returned ActivationCache holds in numpy arrays; for
+extract, the one it writes).
 The baseline is taken after imports, model load and (capture) the graphs, so the peak is
 what the step itself adds.
 """
@@ -151,13 +152,29 @@ def probe_extract(
         "--out", str(out), "--force", "--backend", "native", "--device", "cpu",
         "--batch-size", str(batch_size), "--cache-dir", str(cache_dir),
     ]  # fmt: skip
+    kept = watch_written()
     baseline = start_measuring()
     start = time.perf_counter()
     code = cli_main(argv)
     seconds = time.perf_counter() - start
     if code not in (0, None):
         raise SystemExit(f"extract failed with exit code {code}")
-    return {"seconds": seconds, "peak_mib": peak_since(baseline)}
+    return {"seconds": seconds, "peak_mib": peak_since(baseline), "kept_bytes": sum(kept)}
+
+
+def watch_written() -> list[int]:
+    """numpy bytes of the ActivationCache the extract hands to write_store (filled later)."""
+    import alpha_tui.store.writer as writer
+
+    kept: list[int] = []
+    write_store = writer.write_store
+
+    def watched(cache, *args, **kwargs):
+        kept.append(sum(array_bytes(getattr(cache, f)) for f in cache.__dataclass_fields__))
+        return write_store(cache, *args, **kwargs)
+
+    writer.write_store = watched
+    return kept
 
 
 def watch_trimmers(slack: float | None) -> list:
