@@ -16,7 +16,7 @@ fig_memory.py, extract of 1,000 vs 10,000 crystals cycled from the sample in who
 batches): the peak went 459 -> 545 MiB (1.19), of which 59 MiB are the results held
 until written; the stages around the capture give their freed heap back once each
 (``give_back_heap``: the dataset's records before it, the precomputed reductions
-after it), which the per-batch policy never did, since neither run reached its slack.
+after it); the per-batch policy trimmed once in each of those runs.
 """
 
 from __future__ import annotations
