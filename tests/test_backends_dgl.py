@@ -86,7 +86,13 @@ def test_same_prediction_and_intermediates_on_both_backends(seed: int) -> None:
     for name in CAPTURED:
         for a, b in zip(seen_dgl[name], seen_native[name], strict=True):
             assert a.shape == b.shape, name
-            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
+            # float32 sums in another order differ by a few ulps of the summands, not of
+            # the result: a deep layer's entry near 0 next to entries of 16 differed by
+            # 1.3e-5 on an AMD EPYC, so the absolute tolerance scales with the layer
+            scale = max(1.0, float(b.abs().max()))
+            np.testing.assert_allclose(
+                a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5 * scale, err_msg=name
+            )
     # the comparison is not vacuous: the layers really transform their input
     assert not torch.allclose(seen_native["alignn_layers.0"][0], seen_native["gcn_layers.3"][0])
     assert seen_native["middle_fusion_modules.layer_2.gate"][0].shape == (23, 16)
