@@ -16,7 +16,6 @@ import pytest
 pytest.importorskip("textual")
 
 from synthetic import make_cache
-from textual.widgets._footer import FooterKey
 
 from alpha_tui.analysis.session import AnalysisSession
 from alpha_tui.tui.app import PANE_IDS, AlphaTuiApp
@@ -28,7 +27,6 @@ from alpha_tui.tui.frame_probe import (
     probe_from_env,
     read_events,
 )
-from alpha_tui.tui.widgets.footer import CoalescingFooter
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (120, 40)
@@ -151,27 +149,3 @@ async def test_a_pane_paints_each_view_once(session: AnalysisSession) -> None:
         await pilot.press("r")
         await settle(app, pilot)
         assert painted["alpha"] == 2
-
-
-async def test_footer_rebuilds_once_per_burst(
-    session: AnalysisSession, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rebuilds: list[int] = []
-    original = CoalescingFooter.recompose
-
-    async def counted(self) -> None:
-        rebuilds.append(1)
-        await original(self)
-
-    app = AlphaTuiApp(session=session)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        monkeypatch.setattr(CoalescingFooter, "recompose", counted)
-        footer = app.screen.query_one(CoalescingFooter)
-        # three announcements in one turn of the footer's own loop, as a pane switch
-        # makes them (focus, the pane's keys, the tab)
-        footer.call_later(lambda: [footer.bindings_changed(app.screen) for _ in range(3)])
-        await settle(app, pilot)
-        assert rebuilds == [1]
-        keys = {k.key for k in footer.query(FooterKey)}
-        assert {"1", "r", "q"} <= keys  # the rebuild showed the screen's keys

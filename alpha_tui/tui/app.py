@@ -36,7 +36,7 @@ from alpha_tui.tui.commands import ExplorerCommands
 from alpha_tui.tui.containment import append_log, default_log_path, failure_from
 from alpha_tui.tui.frame_probe import FIRST_FRAME, probe_from_env
 from alpha_tui.tui.widgets.error_screen import ErrorScreen
-from alpha_tui.tui.widgets.footer import CoalescingFooter
+from alpha_tui.tui.widgets.key_bar import KeyBar
 from alpha_tui.tui.widgets.progress_panel import ProgressPanel
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class LoadingScreen(Screen[None]):
                 yield Static("loading: building graphs and running the model", id="loading-title")
                 yield ProgressPanel(id="progress")
                 yield Static("q / ctrl+c: cancel", id="loading-hint")
-        yield CoalescingFooter()
+        yield KeyBar()
 
 
 # ---------------------------------------------------------------------- app

@@ -37,7 +37,7 @@ from alpha_tui.tui.panes.text_effect import JumpToCrystal, TextEffectPane, TextE
 from alpha_tui.tui.snapshot import export_stem, save_csv, save_screen
 from alpha_tui.tui.state import ViewState, cycle, default_text_source, step_min_count
 from alpha_tui.tui.warm_up import WARM_UP_DELAY_S, warm_order, warm_up
-from alpha_tui.tui.widgets.footer import CoalescingFooter
+from alpha_tui.tui.widgets.key_bar import KeyBar
 from alpha_tui.tui.widgets.reduction_picker import ReductionPicker
 from alpha_tui.tui.widgets.status_bar import StatusBar
 
@@ -167,7 +167,7 @@ class ExplorerScreen(Screen[None]):
                 with TabPane(f"{pane.key} {pane.title}", id=pane_id):
                     if pane_id == PANE_IDS[0]:
                         yield pane  # the others mount after its first view (_mount_rest)
-        yield CoalescingFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._activate(self.active_pane_id)

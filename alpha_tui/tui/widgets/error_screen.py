@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from alpha_tui.tui.widgets.key_bar import KeyBar
 
 
 class ErrorScreen(Screen[None]):
@@ -31,7 +33,7 @@ class ErrorScreen(Screen[None]):
                 yield Static(f"✗ {self.heading}", id="error-title")
                 yield Static(self.message, id="error-message", markup=False)
                 yield Static("press q to quit", id="error-hint")
-        yield Footer()
+        yield KeyBar()
 
     def action_quit_app(self) -> None:
         # no exit message: the CLI prints the one line (Textual would print it again,
