@@ -43,6 +43,7 @@ from alpha_tui.capture.run import (
     CaptureInput,
     ProgressCallback,
     derangement,
+    text_rows,
 )
 from alpha_tui.data.batching import collate
 from alpha_tui.errors import UserError
@@ -201,13 +202,18 @@ def run_text_effect(
     model.eval()
     trim_heap = HeapTrimmer()
     with torch.no_grad():
-        text_all = torch.as_tensor(data.text, dtype=torch.float32, device=device)
+        # the text rows 512 at a time (they may be on disk: data/row_file.py)
         projection = model.text_projection
-        text64_all = torch.cat(
-            [projection(text_all[i : i + 512]) for i in range(0, n, 512)]
-        )
-        mean64 = projection(text_all.double().mean(dim=0, keepdim=True).float())
-        zero64 = projection(torch.zeros_like(text_all[:1]))
+        projected, total = [], None
+        for i in range(0, n, 512):
+            rows = text_rows(data.text, i, i + 512, device)
+            projected.append(projection(rows))
+            part = rows.double().sum(dim=0, keepdim=True)
+            total = part if total is None else total + part
+        text64_all = torch.cat(projected)
+        mean64 = projection((total / n).float())
+        width = data.text.shape[1]
+        zero64 = projection(torch.zeros((1, width), dtype=torch.float32, device=device))
         for start in range(0, n, handle.batch_size):
             if cancel is not None and cancel.is_set():
                 raise CaptureCancelled()

@@ -31,6 +31,7 @@ from alpha_tui.data.graph_cache import GraphCache
 from alpha_tui.data.graph_source import GraphSource
 from alpha_tui.data.graphs import build_graph
 from alpha_tui.data.parse_pool import usable_cores
+from alpha_tui.data.row_file import spill_rows
 from alpha_tui.data.text_embeddings import text_embeddings_for
 from alpha_tui.data.text_normalize import TextPreprocessing, choose_preprocessing
 from alpha_tui.data.text_tokens import TokenStates, cls_from_tokens, text_tokens_for
@@ -226,8 +227,9 @@ def run_pipeline(
     text_notes = [] if cls_from_file else [f"text preprocessing: {preprocessing_text}"]
     text_notes += text_warnings
 
-    held = graphs.held_note()
-    held_notes = [held] if held else []
+    # the text vectors go to disk and are read back with their batch, as the graphs are
+    text, text_held = spill_rows(text, "the text vectors are")
+    held_notes = [note for note in (graphs.held_note(), text_held) if note]
     data_in = CaptureInput(
         ids=ids,
         formulas=[r.formula for r in records],
@@ -238,8 +240,9 @@ def run_pipeline(
     )
     data_root, rows_total = str(dataset.root), dataset.rows_total
     # The capture needs only these columns: the records (texts, paths, keys) and the
-    # heap their reading left go first (at 10,000 crystals 58 MiB resident, 21 after a
-    # trim, less once the records are gone; the capture's peak sits on top of it).
+    # heap their reading left go first (at 10,000 crystals reading left 109 MiB, of
+    # which the trim gives back 43: tests/benchmarks/extract_phases.py); the capture's
+    # peak sits on top of what stays.
     del dataset, records, kept, texts
     give_back_heap()
     cache = capture(

@@ -33,10 +33,13 @@ from alpha_tui.capture.rows import RowTable
 from alpha_tui.data.batching import collate
 from alpha_tui.data.graph_source import atom_counts as atom_counts_of
 from alpha_tui.data.graphs import CrystalGraph
+from alpha_tui.data.row_file import RowFile
 from alpha_tui.errors import UserError
 from alpha_tui.problems import Problem
 
 ProgressCallback = Callable[[int, int, str], None]
+#: per-crystal text vectors: in memory, or on disk and read by slice
+TextRows = np.ndarray | RowFile
 NULL_SEED = 20240601  # fixed so the null baseline is the same on every run
 
 
@@ -50,7 +53,7 @@ class CaptureInput:
     formulas: list[str]
     targets: np.ndarray  # [C]
     graphs: Sequence[CrystalGraph]
-    text: np.ndarray  # [C, T_in] text-encoder embeddings
+    text: TextRows  # [C, T_in] text-encoder embeddings
     # Per crystal [L_i, T_in] token states; only for fine-grained attention models.
     text_tokens: Sequence[np.ndarray] | None = None
 
@@ -109,15 +112,24 @@ def layer_label(name: str, alignn_count: int) -> str:
     return name
 
 
+def text_rows(rows: TextRows, start: int, stop: int, device: torch.device | str) -> torch.Tensor:
+    return torch.as_tensor(rows[start:stop], dtype=torch.float32, device=device)
+
+
 def compute_text_sources(
     model: nn.Module,
-    text: torch.Tensor,
+    rows: TextRows,
     fusion_modules: list[str],
     names: HookNames,
+    device: torch.device | str,
     chunk: int = 512,
 ) -> dict[str, torch.Tensor]:
+    """Every crystal's projected and transformed text, 512 rows at a time (the rows
+    themselves may be on disk: data/row_file.py)."""
     projection = get_module(model, names.text_projection)
-    text64 = torch.cat([projection(text[i : i + chunk]) for i in range(0, len(text), chunk)])
+    text64 = torch.cat(
+        [projection(text_rows(rows, i, i + chunk, device)) for i in range(0, len(rows), chunk)]
+    )
     sources = {names.text_projection: text64}
     for fusion in fusion_modules:
         transform = get_module(model, f"{fusion}.{names.text_transform_child}")
@@ -202,8 +214,7 @@ def capture(
     batch_null: dict[str, torch.Tensor] = {}
 
     with torch.no_grad():
-        text_all = torch.as_tensor(data.text, dtype=torch.float32, device=device)
-        sources = compute_text_sources(model, text_all, fusion_modules, names)
+        sources = compute_text_sources(model, data.text, fusion_modules, names, device)
         null_index = torch.as_tensor(perm, device=device) if perm is not None else None
 
         def record_layer(name: str, x: torch.Tensor) -> None:

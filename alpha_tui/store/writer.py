@@ -137,7 +137,7 @@ def _write_contents(
 
         values, session = compute_reductions(cache)
         cache = replace(cache, precomputed=values)
-        give_back_heap()  # the reductions' row chunks: 10,000 crystals left 108 MiB resident
+        give_back_heap()  # the reductions' row chunks: 110 MiB at 10,000 crystals
     else:
         cache = replace(cache, precomputed=None)
     fields, arrays = encode_cache(cache)
