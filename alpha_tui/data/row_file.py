@@ -39,7 +39,7 @@ class RowFile:
             raise ValueError(f"rows must be 2-D, not shape {array.shape}")
         handle = tempfile.TemporaryFile(prefix="alpha-tui-rows-", dir=directory)
         try:
-            handle.write(np.ascontiguousarray(array).tobytes())
+            handle.write(memoryview(np.ascontiguousarray(array)).cast("B"))  # no copy
             handle.flush()
         except BaseException:
             handle.close()
