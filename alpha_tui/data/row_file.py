@@ -5,7 +5,8 @@ were the largest input that grows with the dataset: 768 float32 per crystal, 29 
 10,000 crystals and 223 MiB at a 76,000-crystal dataset, all of it resident under the
 capture's batch peak (``tests/benchmarks/extract_phases.py``). An unnamed temporary
 file holds them instead: nothing is left behind however the process ends, and the page
-cache, not the process, keeps what was read.
+cache, not the process, keeps what was read. Where the temporary folder is a tmpfs the
+file is in RAM all the same (only no longer counted as the process's); TMPDIR moves it.
 """
 
 from __future__ import annotations
