@@ -1,4 +1,4 @@
-"""Text vectors on disk (data/row_file.py): the same numbers as in memory, nothing left behind."""
+"""Text vectors and results on disk: the same numbers as in memory, nothing left behind."""
 
 from __future__ import annotations
 
@@ -72,14 +72,18 @@ def inputs(graphs, text) -> CaptureInput:
     )
 
 
-def test_capture_and_text_effect_read_the_same_text_from_disk(crystals) -> None:
+def test_capture_and_text_effect_give_the_same_numbers_through_files(crystals) -> None:
+    """Text read from a RowFile and per-atom results spilled to files (capture/rows.py)
+    against the all-in-memory pass: bit for bit."""
     config = small_config(middle_fusion_layers=(1, 2))
     model = built_random_model(config, seed=7).model
     text = np.random.default_rng(1).normal(size=(5, config.text_input_features))
     text = text.astype(np.float32)
     in_memory = capture(model, inputs(crystals, text), batch_size=2)
     on_disk_input = inputs(crystals, RowFile.spill(text))
-    on_disk = capture(model, on_disk_input, batch_size=2)
+    notes: list[str] = []
+    on_disk = capture(model, on_disk_input, batch_size=2, spill_results=True, notes=notes)
+    assert notes == []  # the results went to their files
     np.testing.assert_array_equal(on_disk.predictions, in_memory.predictions)
     np.testing.assert_array_equal(on_disk.text_projection, in_memory.text_projection)
     for fusion, gate in in_memory.gates.items():
@@ -109,3 +113,38 @@ def test_text_sources_in_chunks_equal_one_pass(crystals) -> None:
         whole = model.text_projection(torch.as_tensor(text, dtype=torch.float32))
     np.testing.assert_allclose(chunked["text_projection"].numpy(), whole.numpy(), atol=1e-6)
     assert chunked["text_projection"].shape == (5, whole.shape[1])
+
+
+def test_pipeline_without_temporary_space_keeps_everything_in_memory_and_says_so(
+    tmp_path, monkeypatch
+) -> None:
+    """The same numbers either way; the notes name what stayed in memory and why."""
+    import dataclasses
+    from pathlib import Path
+
+    from test_store import assert_same
+
+    from alpha_tui.capture import rows
+    from alpha_tui.capture.pipeline import RunOptions, run_pipeline
+
+    checkpoint = Path(__file__).resolve().parents[1] / "sample_checkpoints" / "gap_fusion2.pt"
+    options = RunOptions(checkpoint=checkpoint, limit=5, batch_size=2, backend="native",
+                         device="cpu", workers=1, cache_dir=tmp_path / "cache")  # fmt: skip
+    spilled = run_pipeline(options)
+    assert not any("held in memory" in n for n in spilled.meta["notes"])
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(row_file.tempfile, "TemporaryFile", no_space)
+    monkeypatch.setattr(rows.tempfile, "TemporaryFile", no_space)
+    held = run_pipeline(options)
+    notes = [n for n in held.meta["notes"] if "held in memory" in n]
+    assert [n.split(" (")[0] for n in notes] == [
+        "the text vectors are held in memory",
+        "the per-atom results are held in memory",
+    ]
+    assert all(n.endswith("(No space left on device)") for n in notes)
+    for f in dataclasses.fields(held):
+        if f.name != "meta":
+            assert_same(getattr(held, f.name), getattr(spilled, f.name), f.name)

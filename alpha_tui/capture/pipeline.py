@@ -257,6 +257,8 @@ def run_pipeline(
         window=shard_window(len(ids), options.batch_size, *options.shard)
         if options.shard
         else None,
+        spill_results=True,
+        notes=held_notes,
     )
     if on_model is not None:
         kept_input = CaptureInput(

@@ -171,11 +171,17 @@ def capture(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     window: tuple[int, int] | None = None,
+    spill_results: bool = False,
+    notes: list[str] | None = None,
 ) -> ActivationCache:
     """``window=(lo, hi)`` captures crystals lo..hi-1 only (one rank of a sharded
     extract): text sources and the null derangement still span the whole dataset and
     ``lo`` must be a multiple of ``batch_size``, so every batch, and every number, is
-    the one a single pass computes. ``null_permutation`` stays global."""
+    the one a single pass computes. ``null_permutation`` stays global.
+
+    ``spill_results`` keeps the per-atom results in temporary files (capture/rows.py);
+    when that is not possible they stay in memory and a line saying so goes to ``notes``.
+    """
     names = names or HookNames()
     device = torch.device(device)
     n = len(data.ids)
@@ -202,7 +208,7 @@ def capture(
     # counts up front (a GraphSource knows them unloaded): the graphs stream per batch
     atom_counts = atom_counts_of(data.graphs)[lo:hi]
     n_atoms = int(atom_counts.sum())
-    acc = _Accumulator(RowTable(n_atoms))
+    acc = _Accumulator(RowTable(n_atoms, spill=spill_results))
     atomic_numbers = np.empty(n_atoms, dtype=np.int16)
     put = acc.rows.put
     # preallocated like the rows: a small array kept per batch can land above that
@@ -283,12 +289,16 @@ def capture(
                 del batch, out
                 batch_text.clear()
                 batch_null.clear()
+                acc.rows.release()
                 trim_heap()
                 if progress is not None:
                     progress(stop - lo, hi - lo, "capture")
 
     if acc.rows.offset != n_atoms:
         raise RuntimeError(f"{acc.rows.offset} of {n_atoms} atoms went through the model")
+    held = acc.rows.held_note()
+    if held and notes is not None:
+        notes.append(held)
     alignn_count = sum(1 for name in acc.order if name.startswith("alignn_layers."))
     layer_infos = [
         LayerInfo(name, layer_label(name, alignn_count), acc.widths[name], name in fusion_modules)
