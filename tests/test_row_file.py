@@ -27,6 +27,8 @@ def test_slices_read_back_the_bytes_written(tmp_path) -> None:
         assert got.dtype == np.float32 and got.flags.writeable
         np.testing.assert_array_equal(got, array[index])
     assert rows[3:3].shape == (0, 5)
+    np.testing.assert_array_equal(np.asarray(rows), array)
+    assert np.asarray(rows, dtype=np.float64).dtype == np.float64
     # unnamed: the folder holds nothing while the rows are open, nor after
     assert list(tmp_path.iterdir()) == []
     rows.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 from typing import IO
 
 import numpy as np
@@ -32,6 +33,9 @@ class RowFile:
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self._row_bytes = shape[1] * self.dtype.itemsize
+        # closed with the last reference (a capture's input may outlive the capture in a
+        # text-effect handle), never left to the garbage collector's ResourceWarning
+        self._close = weakref.finalize(self, handle.close)
 
     @classmethod
     def spill(cls, array: np.ndarray, directory: str | None = None) -> RowFile:
@@ -67,8 +71,13 @@ class RowFile:
                 raise OSError(f"read {got} of {out.nbytes} bytes of rows {start}:{stop}")
         return out
 
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        """Every row, read now (np.asarray of the rows, as of an array)."""
+        rows = self[:]
+        return rows if dtype is None else rows.astype(dtype, copy=False)
+
     def close(self) -> None:
-        self._handle.close()
+        self._close()
 
 
 def spill_rows(array: np.ndarray, what: str) -> tuple[RowFile | np.ndarray, str | None]:
