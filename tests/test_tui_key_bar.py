@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("textual")
 
 from synthetic import make_cache
+from test_tui_pilot import settle
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 
@@ -126,21 +127,8 @@ async def test_a_click_presses_an_enabled_key_and_rings_on_a_disabled_one() -> N
         assert styles["y"].dim and not styles["x"].dim
 
 
-@pytest.fixture(scope="module")
-def session() -> AnalysisSession:
-    return AnalysisSession(make_cache(seed=0))
-
-
-async def settle(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def test_the_explorer_bar_follows_the_pane_without_mounting_anything(
-    session: AnalysisSession,
-) -> None:
-    app = AlphaTuiApp(session=session)
+async def test_the_explorer_bar_follows_the_pane_without_mounting_anything() -> None:
+    app = AlphaTuiApp(session=AnalysisSession(make_cache(seed=0)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         bar = app.screen.query_one(KeyBar)
