@@ -154,7 +154,9 @@ def main() -> int:
     parser.add_argument("--lane", choices=["modern", "dgl"], required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", default=[], help="module names, e.g. fig_store")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per module")
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds per module (fig_memory: ~20 min)"
+    )
     parser.add_argument(
         "--no-write", action="store_true", help="check the modules run; keep results.json"
     )
