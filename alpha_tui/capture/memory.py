@@ -51,7 +51,7 @@ def resident_mib() -> float | None:
 def give_back_heap() -> None:
     """Collect and trim once, between stages: what a stage freed stops counting as resident.
 
-    Reading 10,000 crystals left 109 MiB resident of which this trim gave back 43, and
+    Reading 10,000 crystals left 109 MiB resident of which this trim gave back 43-58, and
     the stored reductions' freed chunks 110 MiB (tests/benchmarks/extract_phases.py).
     """
     import gc

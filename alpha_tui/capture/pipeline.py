@@ -241,7 +241,7 @@ def run_pipeline(
     data_root, rows_total = str(dataset.root), dataset.rows_total
     # The capture needs only these columns: the records (texts, paths, keys) and the
     # heap their reading left go first (at 10,000 crystals reading left 109 MiB, of
-    # which the trim gives back 43: tests/benchmarks/extract_phases.py); the capture's
+    # which the trim gives back 43-58: tests/benchmarks/extract_phases.py); the capture's
     # peak sits on top of what stays.
     del dataset, records, kept, texts
     give_back_heap()

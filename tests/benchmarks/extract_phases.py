@@ -12,7 +12,7 @@ interpreter, with a thread sampling RSS every 2 ms, and prints per stage:
 * what each one-off heap trim gave back (``give_back_heap``: before the capture, after
   the stored reductions), measured as RSS just before and after it;
 * the largest batch's triplets (line-graph edges), which set the capture's transient;
-* the bytes of results held until written.
+* the bytes of the per-atom results (in temporary files since capture/rows.py spills them).
 
 Stages: ``read`` (rows, CIFs from the graph cache, texts), ``trim before capture``,
 ``capture``, ``reductions`` (precomputed default cycle, then its trim) and ``write``.
@@ -164,7 +164,7 @@ def report(runs: dict[int, dict]) -> None:
             print(f"  {name:<34}{value:8.1f} MiB")
         for stage, peak in run["stage_peaks"].items():
             print(f"  highest during {stage:<19}{peak:8.1f} MiB")
-        print(f"  results held until written      {run['kept_mib']:8.1f} MiB")
+        print(f"  results (temporary files)       {run['kept_mib']:8.1f} MiB")
         print(f"  largest batch                   {run['largest_batch_triplets']:8d} triplets"
               f" ({run['batches']} batches)")  # fmt: skip
     sizes = sorted(runs)
