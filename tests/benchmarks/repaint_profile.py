@@ -59,7 +59,7 @@ def _install_breakdown() -> dict[str, float]:
 
     The rows at 83e9fa9 (Textual's Footer) pointed at restyles and renders of FooterKey
     widgets on every pane switch; the same run there with ``CoalescingFooter.recompose``
-    replaced by a no-op before the app started took each switch down by 45-130 ms
+    replaced by a no-op before the app started took 10-135 ms off each switch
     (sample median ~150 -> ~70 ms), which is what widgets/key_bar.py removed.
     """
     from textual.css.stylesheet import Stylesheet

@@ -2,7 +2,7 @@
 
 Textual's Footer holds a styled widget per key and rebuilds them all whenever the
 screen's bindings change. Every pane enables keys of its own, so each pane switch
-rebuilt about forty of them: 65-130 ms of a 100-250 ms pane switch on the sample
+rebuilt about forty of them: up to 135 ms of a 100-250 ms pane switch on the sample
 (``tests/benchmarks/repaint_profile.py`` with the footer's rebuild patched out, Intel
 Xeon, 2026-12-02). One line of text made from the same bindings costs the repaint of
 one row. It keeps what the Footer offered: keys grouped by Binding.Group, disabled keys
