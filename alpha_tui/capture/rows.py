@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MIB = 1024 * 1024
+from alpha_tui.data.row_file import held_note
+
 PAGE = mmap.PAGESIZE
 
 
@@ -51,17 +52,15 @@ class RowTable:
     arrays: dict[Hashable, np.ndarray] = field(default_factory=dict)
     filled: dict[Hashable, int] = field(default_factory=dict)
     #: why the arrays are in memory although ``spill`` asked for files (None: they are not)
-    held_reason: str | None = None
+    held_error: OSError | None = None
     _maps: dict[Hashable, tuple[mmap.mmap, int]] = field(default_factory=dict)  # map, released
 
     def _allocate(self, key: Hashable, shape: tuple[int, ...]) -> np.ndarray:
-        if self.spill and self.held_reason is None:
+        if self.spill and self.held_error is None:
             try:
                 array, mapping = spilled_empty(shape, np.dtype(np.float32))
             except OSError as exc:
-                self.held_reason = (
-                    f"no temporary file in {tempfile.gettempdir()} ({exc.strerror or exc})"
-                )
+                self.held_error = exc
             else:
                 self._maps[key] = (mapping, 0)
                 return array
@@ -93,10 +92,10 @@ class RowTable:
 
     def held_note(self) -> str | None:
         """One line for the notes when ``spill`` fell back to memory, else None."""
-        if self.held_reason is None:
+        if self.held_error is None:
             return None
-        mib = sum(a.nbytes for a in self.arrays.values()) / MIB
-        return f"the per-atom results are held in memory ({mib:.1f} MiB): {self.held_reason}"
+        nbytes = sum(a.nbytes for a in self.arrays.values())
+        return held_note("the per-atom results are", nbytes, self.held_error)
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self.arrays

@@ -80,14 +80,19 @@ class RowFile:
         self._close()
 
 
+def held_note(what: str, nbytes: int, exc: OSError) -> str:
+    """The one line saying data stayed in memory because no temporary file could be had
+    (the text vectors here, the capture's per-atom results in capture/rows.py)."""
+    return (
+        f"{what} held in memory ({nbytes / MIB:.1f} MiB): no temporary file in "
+        f"{tempfile.gettempdir()} ({exc.strerror or exc})"
+    )
+
+
 def spill_rows(array: np.ndarray, what: str) -> tuple[RowFile | np.ndarray, str | None]:
     """``array`` moved to a RowFile, or kept (with a one-line note why) when the
     temporary file cannot be written: the numbers are the same either way."""
     try:
         return RowFile.spill(array), None
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return array, (
-            f"{what} held in memory ({array.nbytes / MIB:.1f} MiB): no temporary file in "
-            f"{tempfile.gettempdir()} ({reason})"
-        )
+        return array, held_note(what, array.nbytes, exc)

@@ -67,10 +67,11 @@ def _install_breakdown() -> dict[str, float]:
     from textual.widget import Widget
 
     spent: dict[str, float] = {}
-    depth = [0]
+    css_depth = [0]  # the stylesheet's calls nest (update_nodes -> apply): count the outer
 
-    def wrap(owner, name: str, label, outermost: bool = False) -> None:
+    def wrap(owner, name: str, label, nest: list[int] | None = None) -> None:
         original = getattr(owner, name)
+        depth = nest if nest is not None else [0]
 
         def run(self, *args, **kwargs):
             depth[0] += 1
@@ -79,15 +80,15 @@ def _install_breakdown() -> dict[str, float]:
                 return original(self, *args, **kwargs)
             finally:
                 depth[0] -= 1
-                if not outermost or depth[0] == 0:
+                if nest is None or depth[0] == 0:
                     key = label(self)
                     spent[key] = spent.get(key, 0.0) + (time.perf_counter() - start) * 1000
 
         setattr(owner, name, run)
 
     wrap(Widget, "render_lines", lambda w: f"render {type(w).__name__}")
-    wrap(Stylesheet, "apply", lambda _s: "css apply", outermost=True)
-    wrap(Stylesheet, "update_nodes", lambda _s: "css update_nodes", outermost=True)
+    wrap(Stylesheet, "apply", lambda _s: "css apply", nest=css_depth)
+    wrap(Stylesheet, "update_nodes", lambda _s: "css update_nodes", nest=css_depth)
     wrap(Screen, "_refresh_layout", lambda _s: "layout + compositor (holds the renders)")
     return spent
 
